@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 
 @dataclass(frozen=True)
 class Circle:
@@ -90,6 +92,20 @@ class TownshipRule:
 
 
 _GB = "GB 50180-2018 城市居住区规划设计标准"
+# GB 50180-2018 reading used below (project's reading of the published text):
+#   2.0.3 / 2.0.4 / 2.0.5 define the 15-, 10- and 5-minute living-circle
+#   residential areas by walking distance 800-1000 m / 500 m / 300 m
+#   (residents 50,000-100,000 / 15,000-25,000 / 5,000-12,000);
+#   3.0.4 and table 3.0.4 give the grading control scale;
+#   5.0.2 and Appendix B list the facilities of each level: table B.0.1
+#   (15- and 10-minute levels) and table B.0.2 (5-minute level), "▲" marks
+#   facilities that must be provided;
+#   Appendix C gives each facility's service radius (初中 <= 1000 m,
+#   小学 <= 500 m, 幼儿园 <= 300 m, 社区卫生服务站 <= 300 m, 老年人日间照料
+#   中心 <= 300 m, 菜市场/生鲜超市 <= 500 m, large / medium / small
+#   multi-use sports grounds <= 1000 / 500 / 300 m).
+# The levels are checked each on its own list (not inclusive): a cell in
+# the 15-minute circle is not required to be in the 10- or 5-minute one.
 _KG = ("kindergarten", "central_kindergarten")
 
 # Keys are stable: scenarios refer to them by name.
@@ -109,8 +125,13 @@ CIRCLES: dict[str, Circle] = {
             },
             label_zh="15分钟生活圈",
             label_en="15-minute living circle",
-            source=f"{_GB}, 2.0.3 and 3.0.4 (walking distance 800-1000 m), Appendix B.0.1",
-            assumption="Upper bound 1000 m used; one sports-ground category stands for the large multi-use ground.",
+            source=f"{_GB}, 2.0.3 and table 3.0.4 (walking distance 800-1000 m); "
+            "table B.0.1 (15-minute facilities: 初中, 社区卫生服务中心, 养老院, 文化活动中心, "
+            "大型多功能运动场地); Appendix C service radii",
+            assumption="Upper bound 1000 m used as the network walking distance; one "
+            "sports_ground category stands for the large multi-use ground; 养老院 = "
+            "elderly_care_centre, 文化活动中心 = cultural_station. Checked on its own "
+            "(not inclusive of the 10/5-minute lists).",
         ),
         Circle(
             name="gb50180_10min",
@@ -123,7 +144,10 @@ CIRCLES: dict[str, Circle] = {
             },
             label_zh="10分钟生活圈",
             label_en="10-minute living circle",
-            source=f"{_GB}, 2.0.4 and 3.0.4 (walking distance 500 m), Appendix B.0.1",
+            source=f"{_GB}, 2.0.4 and table 3.0.4 (walking distance 500 m); table B.0.1 "
+            "(10-minute facilities: 小学, 中型多功能运动场地, 菜市场或生鲜超市); Appendix C",
+            assumption="500 m network walking distance; any sports_ground stands for the "
+            "medium multi-use ground; a supermarket is not counted as a food market.",
         ),
         Circle(
             name="gb50180_5min",
@@ -137,8 +161,11 @@ CIRCLES: dict[str, Circle] = {
             },
             label_zh="5分钟生活圈",
             label_en="5-minute living circle",
-            source=f"{_GB}, 2.0.5 and 3.0.4 (walking distance 300 m), Appendix B.0.2",
-            assumption="A community health centre also serves as a station; a central kindergarten is a kindergarten.",
+            source=f"{_GB}, 2.0.5 and table 3.0.4 (walking distance 300 m); table B.0.2 "
+            "(5-minute facilities: 幼儿园, 社区卫生服务站, 老年人日间照料中心, "
+            "小型多功能运动场地); Appendix C (幼儿园 service radius <= 300 m)",
+            assumption="300 m network walking distance. A community health centre also "
+            "serves as a station; a central kindergarten is a kindergarten.",
         ),
         Circle(
             name="fujian_30min_medical",
@@ -198,3 +225,47 @@ TOWNSHIP_RULES: dict[str, TownshipRule] = {
         ),
     )
 }
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def standards_table(circles, modes=None) -> pd.DataFrame:
+    """The circles as a README-ready table.
+
+    Parameters
+    ----------
+    circles : iterable of Circle (or a dict of them)
+    modes : dict[str, TravelMode], optional
+        Used to show the seconds a metre limit stands for (presets by
+        default).
+
+    Returns
+    -------
+    DataFrame with ``name``, ``zh``, ``en``, ``mode``, ``limit`` (e.g.
+    ``"300 m (240 s at 4.5 km/h)"`` or ``"30 min"``), ``requirements``
+    (``"service: category | category; ..."``), ``source``, ``assumption``.
+    """
+    from access.coverage.circles import mode_speed_kmh  # no import cycle at load time
+    from access.network.modes import PRESETS
+
+    if isinstance(circles, dict):
+        circles = list(circles.values())
+    rows = []
+    for c in circles:
+        if c.minutes is not None:
+            limit = f"{_fmt(c.minutes)} min"
+        else:
+            mode = (modes or {}).get(c.mode) or PRESETS.get(c.mode)
+            if mode is not None and mode.speed_kmh:
+                v = mode_speed_kmh(mode)
+                limit = f"{_fmt(c.metres)} m ({c.limit_seconds(v):.0f} s at {_fmt(v)} km/h)"
+            else:
+                limit = f"{_fmt(c.metres)} m"
+        req = "; ".join(f"{k}: {' | '.join(v)}" for k, v in c.requirements.items())
+        rows.append({"name": c.name, "zh": c.label_zh, "en": c.label_en, "mode": c.mode,
+                     "limit": limit, "requirements": req, "source": c.source,
+                     "assumption": c.assumption})
+    return pd.DataFrame(rows, columns=["name", "zh", "en", "mode", "limit", "requirements",
+                                       "source", "assumption"])

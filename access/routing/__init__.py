@@ -1,0 +1,27 @@
+"""Travel times on road graphs: exact, sparse, numba-compiled.
+
+Node-level kernels live in :mod:`access.routing.dijkstra`; point-level
+queries on snapped cells and facilities in :mod:`access.routing.queries`.
+"""
+
+from access.routing.dijkstra import bounded_catchments, multi_source_nearest, one_to_many
+from access.routing.queries import (
+    catchments,
+    graph_from_arcs,
+    nearest,
+    node_catchments,
+    od_table,
+    reverse_graph,
+)
+
+__all__ = [
+    "bounded_catchments",
+    "catchments",
+    "graph_from_arcs",
+    "multi_source_nearest",
+    "nearest",
+    "node_catchments",
+    "od_table",
+    "one_to_many",
+    "reverse_graph",
+]

@@ -1,0 +1,131 @@
+"""The ``access`` command: run, validate and demo.
+
+Failures print one paragraph and exit non-zero; ``--debug`` shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from access.errors import InputError, InputWarning
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="access",
+        description=(
+            "Service-accessibility planner: who is inside each living circle and "
+            "primary-care circle, who is not, and where new facilities help most."
+        ),
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--quiet", action="store_true", help="print no progress")
+        sp.add_argument("--debug", action="store_true", help="show tracebacks on failure")
+
+    run = sub.add_parser("run", help="run a study described by a scenario TOML file")
+    run.add_argument("scenario", type=Path, help="scenario file (.toml)")
+    run.add_argument("--out", type=Path, help="output folder (default: the scenario's [study] output)")
+    run.add_argument("--lang", choices=["zh", "en"], help="language of maps and report (default: scenario)")
+    run.add_argument("--offline", action="store_true", help="also write self-contained maps (no tiles, JS inlined)")
+    common(run)
+
+    demo = sub.add_parser("demo", help="run the embedded synthetic demo county (示范县)")
+    demo.add_argument("--out", type=Path, default=Path("maps/demo"), help="output folder (default maps/demo)")
+    demo.add_argument("--lang", choices=["zh", "en"], help="language of maps and report")
+    demo.add_argument("--offline", action="store_true", help="also write self-contained maps")
+    common(demo)
+
+    val = sub.add_parser("validate", help="check a scenario and its inputs without computing")
+    val.add_argument("scenario", type=Path, help="scenario file (.toml)")
+    common(val)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``access`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    warnings.simplefilter("default", InputWarning)
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "demo":
+            return _run(_demo_scenario(args.out), args)
+        return _run(args.scenario, args)
+    except (InputError, FileNotFoundError, ValueError) as exc:
+        if args.debug:
+            raise
+        print(f"access: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("access: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one paragraph, not a traceback
+        if args.debug:
+            raise
+        print(
+            f"access: unexpected {type(exc).__name__}: {exc}. Re-run with --debug for the "
+            "traceback and report it with the scenario file.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _validate(args) -> int:
+    from access.scenario import validate_scenario
+
+    problems = validate_scenario(args.scenario)
+    if problems:
+        raise InputError(problems)
+    if not args.quiet:
+        print(f"{args.scenario}: OK")
+    return 0
+
+
+def _demo_scenario(out: Path) -> Path:
+    """The committed demo scenario, or a fresh generation when not in a checkout."""
+    scenario = DEMO_DIR / "scenario.toml"
+    if scenario.exists():
+        return scenario
+    from access.demo.synth import generate
+
+    inputs = Path(out) / "inputs"
+    generate(inputs)
+    return inputs / "scenario.toml"
+
+
+def _run(scenario_path: Path, args) -> int:
+    from access.outputs import write_outputs
+    from access.scenario import load_scenario
+    from access.study import Study
+
+    t0 = time.perf_counter()
+    sc = load_scenario(scenario_path)
+    out = Path(args.out) if getattr(args, "out", None) else sc.output
+    study = Study.load(sc, quiet=args.quiet)
+    results = study.run()
+    files = write_outputs(
+        study,
+        results,
+        out,
+        lang=args.lang or sc.lang,
+        offline=args.offline,
+        quiet=args.quiet,
+    )
+    if not args.quiet:
+        print(f"wrote {len(files)} files to {out} in {time.perf_counter() - t0:.1f} s:")
+        for f in files:
+            print(f"  {f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,308 @@
+"""Cells to administrative units, and coverage tables per county / township.
+
+Every cell keeps a unit: cells outside every township polygon get the code
+``"outside"`` and are counted as "outside the study area", never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from access.accounting import Account
+from access.coverage.circles import _circles, circle_limit_s, evaluate_circles
+from access.coverage.standards import Circle
+from access.errors import InputError
+from access.network.modes import TravelMode
+
+OUTSIDE = "outside"
+TOTAL = "total"
+
+
+# --------------------------------------------------------------------------
+# Assignment
+# --------------------------------------------------------------------------
+def _check_units(units: gpd.GeoDataFrame, name: str, crs) -> list[str]:
+    problems = []
+    for col in ("code", "name"):
+        if col not in units.columns:
+            problems.append(f"{name}: column {col!r} is missing; add the unit {col} column.")
+    if units.crs is not None and crs is not None and units.crs != crs:
+        problems.append(f"{name}: CRS {units.crs} differs from the cells' CRS {crs}; "
+                        "reproject both to the study CRS first.")
+    return problems
+
+
+def _join_points(cells: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> np.ndarray:
+    """Position in ``units`` for every cell, -1 when outside all of them.
+
+    ``intersects`` so that a point exactly on a boundary is not lost; where a
+    point touches several units the one with the smallest code wins
+    (deterministic, independent of row order).
+    """
+    pos = np.full(len(cells), -1, dtype=np.int64)
+    if not len(units) or not len(cells):
+        return pos
+    geoms = units.geometry.values
+    tree_idx = gpd.GeoSeries(geoms).sindex
+    pt, un = tree_idx.query(cells.geometry.values, predicate="intersects")
+    if len(pt):
+        codes = units["code"].astype(str).to_numpy()
+        order = np.lexsort((codes[un], pt))  # by point, then code
+        pt, un = pt[order], un[order]
+        first = np.ones(len(pt), dtype=bool)
+        first[1:] = pt[1:] != pt[:-1]
+        pos[pt[first]] = un[first]
+    return pos
+
+
+def assign_units(cells: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None,
+                 counties: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, Account]:
+    """Give every cell a township and a county (codes and names).
+
+    Parameters
+    ----------
+    cells : GeoDataFrame
+        Points with ``population`` (persons), in the study CRS (metres).
+    townships, counties : GeoDataFrame or None
+        Polygons with ``code`` and ``name`` (townships optionally
+        ``parent_code``: the county code), same CRS as ``cells``.
+
+    Returns
+    -------
+    cells : GeoDataFrame
+        A copy with ``township``, ``township_name``, ``county``,
+        ``county_name`` (str). Cells outside every polygon get ``"outside"``.
+        A township's ``parent_code`` wins over the county polygon so that
+        the two levels nest. ``urban`` (bool) is copied from the townships
+        when they have that column (False outside).
+    account : Account
+        ``read == kept`` (no cell is dropped); notes say how many cells and
+        persons lie outside.
+    """
+    problems = []
+    if "population" not in cells.columns:
+        problems.append("cells: column 'population' is missing; give persons per cell.")
+    for units, name in ((townships, "townships"), (counties, "counties")):
+        if units is not None:
+            problems += _check_units(units, name, cells.crs)
+    if problems:
+        raise InputError(problems)
+
+    out = cells.copy()
+    n = len(out)
+    pop = out["population"].to_numpy(dtype=float)
+    acc = Account(source="assign_units", read=n, kept=n,
+                  population_read=float(np.nansum(pop)), population_kept=float(np.nansum(pop)))
+
+    def codes_names(units, pos):
+        if units is None:
+            return np.full(n, OUTSIDE, dtype=object), np.full(n, OUTSIDE, dtype=object)
+        code = units["code"].astype(str).to_numpy(dtype=object)
+        nm = units["name"].astype(str).to_numpy(dtype=object)
+        inside = pos >= 0
+        c = np.full(n, OUTSIDE, dtype=object)
+        m = np.full(n, OUTSIDE, dtype=object)
+        c[inside] = code[pos[inside]]
+        m[inside] = nm[pos[inside]]
+        return c, m
+
+    tw_pos = _join_points(out, townships) if townships is not None else np.full(n, -1)
+    co_pos = _join_points(out, counties) if counties is not None else np.full(n, -1)
+    tw_code, tw_name = codes_names(townships, tw_pos)
+    co_code, co_name = codes_names(counties, co_pos)
+
+    if townships is not None and "parent_code" in townships.columns and counties is not None:
+        parent = townships["parent_code"].to_numpy(dtype=object)
+        cmap = dict(zip(counties["code"].astype(str), counties["name"].astype(str)))
+        has = tw_pos >= 0
+        pc = np.full(n, None, dtype=object)
+        pc[has] = parent[tw_pos[has]]
+        use = np.array([p is not None and not pd.isna(p) and str(p) in cmap for p in pc])
+        if use.any():
+            co_code[use] = [str(p) for p in pc[use]]
+            co_name[use] = [cmap[str(p)] for p in pc[use]]
+
+    out["township"], out["township_name"] = tw_code, tw_name
+    out["county"], out["county_name"] = co_code, co_name
+    if townships is not None and "urban" in townships.columns:
+        # urban 街道 vs rural 乡/镇, for the urban-rural equity gap.
+        flag = townships["urban"].fillna(False).astype(bool).to_numpy()
+        out["urban"] = np.where(tw_pos >= 0, flag[np.maximum(tw_pos, 0)], False)
+    for level, code in (("township", tw_code), ("county", co_code)):
+        outside = code == OUTSIDE
+        if (townships if level == "township" else counties) is not None and outside.any():
+            acc.notes.append(
+                f"{int(outside.sum())} cells ({np.nansum(pop[outside]):.0f} persons) lie outside "
+                f"every {level} polygon: kept with {level} = 'outside' (outside the study area).")
+    acc.check()
+    return out, acc
+
+
+# --------------------------------------------------------------------------
+# Population-weighted quantiles
+# --------------------------------------------------------------------------
+def weighted_quantile(x, w, q: float) -> float:
+    """Population-weighted quantile: the smallest ``x`` whose cumulative weight
+    reaches ``q`` of the total.
+
+    ``Q(q) = min{ x_i : sum_{j: x_j <= x_i} w_j >= q * sum_j w_j }``
+    (the lower inverse of the weighted empirical CDF, no interpolation; with
+    equal weights this is numpy's ``method="inverted_cdf"``). Zero-weight
+    values are ignored; ``inf`` is a valid value (unreachable). NaN when the
+    total weight is 0.
+    """
+    x = np.asarray(x, dtype=float)
+    w = np.asarray(w, dtype=float)
+    return float(_grouped_quantile(np.zeros(len(x), np.int64), x, w, q, 1)[0])
+
+
+def _grouped_quantile(g: np.ndarray, x: np.ndarray, w: np.ndarray, q: float,
+                      n_groups: int) -> np.ndarray:
+    """:func:`weighted_quantile` per group ``g`` (0..n_groups-1), vectorised."""
+    out = np.full(n_groups, np.nan)
+    keep = (w > 0) & ~np.isnan(x)
+    g, x, w = g[keep], x[keep], w[keep]
+    if not len(g):
+        return out
+    order = np.lexsort((x, g))
+    g, x, w = g[order], x[order], w[order]
+    cw = np.cumsum(w)
+    start = np.searchsorted(g, np.arange(n_groups), side="left")
+    end = np.searchsorted(g, np.arange(n_groups), side="right")
+    has = end > start
+    before = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
+    total = np.where(has, cw[np.maximum(end - 1, 0)] - before, 0.0)
+    # Smallest position with cumulative (within group) >= q * total; a
+    # relative tolerance keeps q * total from missing by one rounding error.
+    target = before + q * total * (1 - 1e-12)
+    idx = np.searchsorted(cw, target, side="left")
+    idx = np.clip(idx, start, np.maximum(end - 1, start))
+    out[has] = x[idx[has]]
+    return out
+
+
+# --------------------------------------------------------------------------
+# Coverage tables
+# --------------------------------------------------------------------------
+def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
+                   level: str = "township", results: pd.DataFrame | None = None,
+                   modes: Mapping[str, TravelMode] | None = None) -> pd.DataFrame:
+    """Coverage per unit (township or county) plus a study-total row.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        Cells with ``population``, unit codes (:func:`assign_units`), the
+        ``t_<mode>_<category>`` / ``reachable_<mode>`` columns and, unless
+        ``results`` is given, the columns of
+        :func:`~access.coverage.circles.evaluate_circles` (computed here when
+        absent).
+    circles : Circle or iterable of Circle
+    level : {"township", "county"}
+    results : DataFrame, optional
+        Output of ``evaluate_circles`` indexed like ``cells``.
+    modes : dict[str, TravelMode], optional
+        For metre limits; presets by default.
+
+    Returns
+    -------
+    DataFrame, one row per unit (sorted by code) and a last row with code
+    ``"total"``. Columns (persons, shares 0..1, seconds):
+
+    ``code``, ``name``, ``population``;
+    ``unreachable_<mode>``: persons in cells not snapped to that mode's roads;
+    per circle ``c``: ``covered_<c>``, ``share_<c>``, ``t50_<c>``,
+    ``t90_<c>`` (population-weighted median / 90th percentile of the binding
+    time ``t_<c>``, see :func:`weighted_quantile`; ``inf`` when that share of
+    persons lacks a service), and per category ``k`` named by ``c``:
+    ``covered_<c>__<k>`` / ``share_<c>__<k>``: persons whose *own* time to
+    the nearest ``k`` (by ``c``'s mode) is within ``c``'s limit — one column
+    pair per (circle, category), so a category named by two circles is
+    judged against each circle's limit separately;
+    ``outside_all_circles``: persons in none of the circles.
+
+    The sum of every person column over units equals the total row.
+    """
+    if level not in ("township", "county"):
+        raise InputError(f"level = {level!r}: use 'township' or 'county'.")
+    circles = _circles(circles)
+    problems = []
+    for col in ("population", level):
+        if col not in cells.columns:
+            fix = "run assign_units first" if col == level else "give persons per cell"
+            problems.append(f"cells: column {col!r} is missing; {fix}.")
+    if problems:
+        raise InputError(problems)
+    df = pd.DataFrame(cells.drop(columns="geometry", errors="ignore"))
+    if results is not None:
+        df = df.drop(columns=[c for c in results.columns if c in df.columns]).join(results)
+    missing = [c for c in circles if f"in_{c.name}" not in df.columns]
+    if missing:
+        df = df.join(evaluate_circles(df, missing, modes))
+
+    pop = np.nan_to_num(df["population"].to_numpy(dtype=float))
+    code = df[level].astype(str).to_numpy()
+    name_col = f"{level}_name"
+    names = (df[name_col].astype(str).to_numpy() if name_col in df.columns else code)
+    ucode, g = np.unique(code, return_inverse=True)
+    g = g.ravel().astype(np.int64)
+    k = len(ucode)
+    first_name = pd.Series(names).groupby(g).first().reindex(range(k)).to_numpy()
+
+    def per_unit(v):  # sums per unit and total
+        s = np.bincount(g, weights=v, minlength=k)
+        return np.append(s, v.sum())
+
+    cols: dict[str, np.ndarray] = {
+        "code": np.append(ucode.astype(object), TOTAL),
+        "name": np.append(first_name.astype(object), "study total"),
+    }
+    total_pop = per_unit(pop)
+    cols["population"] = total_pop
+
+    def share(v):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total_pop > 0, v / total_pop, np.nan)
+
+    for m in dict.fromkeys(c.mode for c in circles):
+        rc = f"reachable_{m}"
+        reach = (df[rc].fillna(False).to_numpy(dtype=bool) if rc in df.columns
+                 else np.ones(len(df), bool))
+        cols[f"unreachable_{m}"] = per_unit(pop * ~reach)
+    any_in = np.zeros(len(df), dtype=bool)
+    g_all = np.zeros(len(df), np.int64)
+    for c in circles:
+        inside = df[f"in_{c.name}"].fillna(False).to_numpy(dtype=bool)
+        any_in |= inside
+        cov = per_unit(pop * inside)
+        cols[f"covered_{c.name}"] = cov
+        cols[f"share_{c.name}"] = share(cov)
+        t = df[f"t_{c.name}"].to_numpy(dtype=float)
+        for q, lab in ((0.5, "t50"), (0.9, "t90")):
+            cols[f"{lab}_{c.name}"] = np.append(_grouped_quantile(g, t, pop, q, k),
+                                                _grouped_quantile(g_all, t, pop, q, 1))
+        limit = circle_limit_s(c, modes)
+        rc = f"reachable_{c.mode}"
+        reach = (df[rc].fillna(False).to_numpy(dtype=bool) if rc in df.columns
+                 else np.ones(len(df), bool))
+        for cat in c.categories:
+            tc = f"t_{c.mode}_{cat}"
+            ok = (df[tc].to_numpy(dtype=float) <= limit) & reach if tc in df.columns \
+                else np.zeros(len(df), bool)
+            cv = per_unit(pop * ok)
+            cols[f"covered_{c.name}__{cat}"] = cv
+            cols[f"share_{c.name}__{cat}"] = share(cv)
+    cols["outside_all_circles"] = per_unit(pop * ~any_in)
+    out = pd.DataFrame(cols)
+    # Units sum to the total by construction; check anyway (float round-off).
+    person_cols = [c for c in out.columns if c == "population" or c.startswith(
+        ("covered_", "unreachable_", "outside_all"))]
+    sums = out.iloc[:-1][person_cols].sum().to_numpy(float)
+    tot = out.iloc[-1][person_cols].to_numpy(float)
+    assert np.allclose(sums, tot, rtol=1e-9, atol=1e-6), "unit sums differ from the study total"
+    out.attrs["level"] = level
+    return out

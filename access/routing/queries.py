@@ -1,0 +1,573 @@
+"""Travel times between snapped points (cells, facilities) on a road graph.
+
+Travel always goes *from* a cell (origin) *to* a facility (destination), so
+most queries search the reverse graph outward from the facilities. A point
+joins the network through the two end nodes of its snapped edge
+(:class:`access.network.snap.Snap`); two points on the same edge may also
+travel directly along it without reaching a node. Every time returned is
+exact: equal to a shortest path on the graph with the points inserted as
+nodes that split their edges.
+
+A trip ``penalty_s`` (parking, waiting) is added once to every finite time,
+and ``limit_s`` applies to the total including the penalty.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from access.errors import InputError
+from access.network.graph import Graph
+from access.network.snap import Snap
+from access.routing import dijkstra as _k
+
+__all__ = [
+    "graph_from_arcs",
+    "reverse_graph",
+    "nearest",
+    "catchments",
+    "od_table",
+    "node_catchments",
+]
+
+
+# --------------------------------------------------------------------------
+# Graph helpers
+# --------------------------------------------------------------------------
+def graph_from_arcs(n_nodes: int, tails, heads, weights, arc_edge=None, node_xy=None,
+                    mode: str = "walk") -> Graph:
+    """Build a CSR :class:`Graph` from arc arrays.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Number of nodes; nodes are ``0 .. n_nodes-1``.
+    tails, heads : array-like of int, shape (m,)
+        Arc start and end nodes.
+    weights : array-like of float, shape (m,)
+        Arc travel times, seconds (finite, >= 0).
+    arc_edge : array-like of int, shape (m,), optional
+        Edge row each arc comes from (needed to join two points snapped to
+        the same edge directly); default -1 (unknown).
+    node_xy : array-like, shape (n_nodes, 2), optional
+        Node coordinates, metres; default zeros.
+    mode : str
+        Travel-mode name.
+
+    Returns
+    -------
+    Graph
+    """
+    tails = np.asarray(tails, dtype=np.int64)
+    heads = np.asarray(heads, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.float64)
+    m = len(tails)
+    problems = []
+    if len(heads) != m or len(weights) != m:
+        problems.append(f"arcs: tails ({m}), heads ({len(heads)}) and weights "
+                        f"({len(weights)}) must have the same length.")
+    elif m:
+        for name, a in (("tails", tails), ("heads", heads)):
+            if a.min() < 0 or a.max() >= n_nodes:  # cheap test first, details if bad
+                bad = np.flatnonzero((a < 0) | (a >= n_nodes))
+                problems.append(f"arcs: {name}[{bad[0]}] = {a[bad[0]]} is not a node in "
+                                f"0..{n_nodes - 1} ({len(bad)} such arcs); fix the arc table.")
+        if not (weights.min() >= 0 and np.isfinite(weights.max())):
+            bad = np.flatnonzero(~(weights >= 0) | ~np.isfinite(weights))
+            problems.append(f"arcs: weights[{bad[0]}] = {weights[bad[0]]} is not a finite "
+                            f"number of seconds >= 0 ({len(bad)} such arcs); drop or fix "
+                            "those arcs.")
+    if problems:
+        raise InputError(problems)
+    arc_edge = (np.full(m, -1, dtype=np.int64) if arc_edge is None
+                else np.asarray(arc_edge, dtype=np.int64))
+    # int32 heads when they fit: less memory traffic in every search.
+    heads = heads.astype(_index_dtype(n_nodes))
+    indptr, indices, w, ae = _k.csr_build(int(n_nodes), tails, heads, weights, arc_edge)
+    return Graph(
+        mode=mode,
+        indptr=indptr,
+        indices=indices,
+        weights=w,
+        arc_edge=ae,
+        node_xy=(np.zeros((n_nodes, 2)) if node_xy is None
+                 else np.asarray(node_xy, dtype=np.float64)),
+        node_id=np.arange(n_nodes, dtype=np.int64),
+        component=None,
+    )
+
+
+def _index_dtype(n_nodes: int):
+    return np.int32 if n_nodes < 2**31 - 1 else np.int64
+
+
+def reverse_graph(graph: Graph) -> Graph:
+    """The transpose of ``graph``: every arc ``u -> v`` becomes ``v -> u``.
+
+    Searching the reverse graph from a facility gives, for each node, the
+    time to travel *from* that node *to* the facility.
+    """
+    n = graph.n_nodes
+    tails = np.repeat(np.arange(n, dtype=np.int64), np.diff(graph.indptr))
+    arc_edge = (graph.arc_edge if graph.arc_edge is not None
+                else np.full(graph.n_arcs, -1, dtype=np.int64))
+    indptr, indices, w, ae = _k.csr_build(n, np.asarray(graph.indices, np.int64),
+                                          tails.astype(_index_dtype(n)), graph.weights,
+                                          np.asarray(arc_edge, np.int64))
+    return Graph(mode=graph.mode, indptr=indptr, indices=indices, weights=w, arc_edge=ae,
+                 node_xy=graph.node_xy, node_id=graph.node_id, component=graph.component)
+
+
+def _check_graph(graph: Graph) -> None:
+    problems = []
+    n = graph.n_nodes
+    if graph.indptr[0] != 0 or graph.indptr[-1] != graph.n_arcs or np.any(np.diff(graph.indptr) < 0):
+        problems.append(f"graph '{graph.mode}': indptr is not a valid CSR pointer array "
+                        "(must start at 0, never decrease and end at the number of arcs); "
+                        "rebuild the graph with graph_from_arcs.")
+    w = graph.weights
+    if len(w) != graph.n_arcs:
+        problems.append(f"graph '{graph.mode}': {len(w)} weights for {graph.n_arcs} arcs; "
+                        "rebuild the graph.")
+    elif len(w) and not (np.min(w) >= 0 and np.isfinite(np.max(w))):
+        j = int(np.flatnonzero(~(w >= 0) | ~np.isfinite(w))[0])
+        problems.append(f"graph '{graph.mode}': arc {j} has travel time {w[j]} s; times "
+                        "must be finite and >= 0 (check the edge speeds of this mode).")
+    if graph.n_arcs and (np.min(graph.indices) < 0 or np.max(graph.indices) >= n):
+        problems.append(f"graph '{graph.mode}': arc head outside 0..{n - 1}; rebuild the graph.")
+    if problems:
+        raise InputError(problems)
+
+
+def _check_snap(snap: Snap, graph: Graph, name: str) -> None:
+    problems = []
+    n = len(snap)
+    for f in Snap.__dataclass_fields__:
+        if len(getattr(snap, f)) != n:
+            problems.append(f"{name}: field '{f}' has {len(getattr(snap, f))} rows, "
+                            f"node_a has {n}; rebuild the Snap.")
+    if problems:
+        raise InputError(problems)
+    ok = np.asarray(snap.ok, dtype=bool)
+    for f in ("node_a", "node_b"):
+        a = np.asarray(getattr(snap, f))
+        bad = np.flatnonzero(ok & ((a < 0) | (a >= graph.n_nodes)))
+        if len(bad):
+            problems.append(f"{name}: row {bad[0]} has {f} = {a[bad[0]]}, not a node of graph "
+                            f"'{graph.mode}' (0..{graph.n_nodes - 1}); snap the points to "
+                            "this graph.")
+    for f in ("to_a", "to_b", "from_a", "from_b"):
+        a = np.asarray(getattr(snap, f), dtype=np.float64)
+        bad = np.flatnonzero(ok & (np.isnan(a) | (a < 0)))
+        if len(bad):
+            problems.append(f"{name}: row {bad[0]} has {f} = {a[bad[0]]}; snapped times must "
+                            "be seconds >= 0 or inf; re-snap the points.")
+    if problems:
+        raise InputError(problems)
+
+
+def _check_times(limit_s, penalty_s) -> tuple[float, float]:
+    problems = []
+    if not isinstance(limit_s, numbers.Real) or np.isnan(limit_s) or limit_s < 0:
+        problems.append(f"limit_s = {limit_s!r}: give a number of seconds >= 0 (np.inf for "
+                        "no limit).")
+    if not isinstance(penalty_s, numbers.Real) or not np.isfinite(penalty_s) or penalty_s < 0:
+        problems.append(f"penalty_s = {penalty_s!r}: give a finite number of seconds >= 0.")
+    if problems:
+        raise InputError(problems)
+    return float(limit_s), float(penalty_s)
+
+
+# --------------------------------------------------------------------------
+# Seeds and entries
+# --------------------------------------------------------------------------
+def _seeds(snap: Snap, cost_a, cost_b):
+    """Per-point seeds (node, cost) in CSR form; skips not-ok and inf legs."""
+    n = len(snap)
+    nodes = np.stack([np.asarray(snap.node_a, np.int64), np.asarray(snap.node_b, np.int64)], 1)
+    costs = np.stack([np.asarray(cost_a, np.float64), np.asarray(cost_b, np.float64)], 1)
+    use = np.asarray(snap.ok, bool)[:, None] & np.isfinite(costs)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(use.sum(1), out=ptr[1:])
+    return ptr, nodes[use], costs[use]
+
+
+def _graph_arrays(g: Graph):
+    return g.indptr, g.indices, g.weights
+
+
+# --------------------------------------------------------------------------
+# Same-edge pairs
+# --------------------------------------------------------------------------
+@njit(cache=True)
+def _arc_times(indptr, indices, weights, arc_edge, tails, heads, edges):
+    """Weight of arc ``tails[i] -> heads[i]`` belonging to edge ``edges[i]``.
+
+    Arcs whose edge is unknown (-1) match any edge; the smallest weight wins;
+    inf where no such arc exists (the direction is not allowed).
+    """
+    out = np.full(len(tails), np.inf)
+    for i in range(len(tails)):
+        u = tails[i]
+        for j in range(indptr[u], indptr[u + 1]):
+            if indices[j] == heads[i] and (arc_edge[j] == edges[i] or arc_edge[j] < 0):
+                if weights[j] < out[i]:
+                    out[i] = weights[j]
+    return out
+
+
+def _same_edge_pairs(graph: Graph, org: Snap, dst: Snap):
+    """Direct along-edge times for origin/destination pairs on the same edge.
+
+    For an origin at ``p`` and a destination at ``q >= p`` on edge a-b, the
+    direct trip is ``off_o + (q - p) * t_ab + off_d``; since
+    ``to_b(o) = off_o + (1 - p) t_ab`` and ``from_a(d) = q t_ab + off_d`` this
+    equals ``to_b(o) + from_a(d) - t_ab`` with ``t_ab`` the arc time of the
+    edge. Symmetrically ``to_a(o) + from_b(d) - t_ba`` when ``q <= p``.
+
+    Returns
+    -------
+    o, d : ndarray of int64
+    t : ndarray of float64 (finite only)
+    """
+    o_ok = np.flatnonzero(np.asarray(org.ok, bool) & (np.asarray(org.edge) >= 0))
+    d_ok = np.flatnonzero(np.asarray(dst.ok, bool) & (np.asarray(dst.edge) >= 0))
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
+    if not len(o_ok) or not len(d_ok):
+        return empty
+    d_edge = np.asarray(dst.edge)[d_ok]
+    order = np.argsort(d_edge, kind="stable")
+    d_sorted, d_edge = d_ok[order], d_edge[order]
+    o_edge = np.asarray(org.edge)[o_ok]
+    lo = np.searchsorted(d_edge, o_edge, "left")
+    cnt = np.searchsorted(d_edge, o_edge, "right") - lo
+    if not cnt.sum():
+        return empty
+    o = np.repeat(o_ok, cnt)
+    # Position of each pair within its origin's run of destinations.
+    start = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
+    d = d_sorted[start + np.arange(len(o))]
+    a = np.asarray(org.node_a, np.int64)[o]
+    b = np.asarray(org.node_b, np.int64)[o]
+    same = (np.asarray(dst.node_a)[d] == a) & (np.asarray(dst.node_b)[d] == b)
+    o, d, a, b = o[same], d[same], a[same], b[same]
+    e = np.asarray(org.edge, np.int64)[o]
+    arc_edge = (graph.arc_edge if graph.arc_edge is not None
+                else np.full(graph.n_arcs, -1, np.int64))
+    t_ab = _arc_times(graph.indptr, graph.indices, graph.weights, arc_edge, a, b, e)
+    t_ba = _arc_times(graph.indptr, graph.indices, graph.weights, arc_edge, b, a, e)
+    p = np.asarray(org.pos, np.float64)[o]
+    q = np.asarray(dst.pos, np.float64)[d]
+    with np.errstate(invalid="ignore"):
+        fwd = np.where(q >= p, org.to_b[o] + dst.from_a[d] - t_ab, np.inf)
+        bwd = np.where(q <= p, org.to_a[o] + dst.from_b[d] - t_ba, np.inf)
+    t = np.fmin(fwd, bwd)
+    t = np.where(np.isnan(t), np.inf, t)
+    t = np.maximum(t, 0.0)  # guard against -1e-13 from the subtraction
+    keep = np.isfinite(t)
+    return o[keep], d[keep], t[keep]
+
+
+# --------------------------------------------------------------------------
+# Public queries
+# --------------------------------------------------------------------------
+def nearest(graph: Graph, cells: Snap, facilities: Snap, limit_s: float = np.inf,
+            penalty_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Travel time from each cell to its nearest facility.
+
+    Parameters
+    ----------
+    graph : Graph
+        Forward graph of one travel mode (weights in seconds).
+    cells : Snap
+        Origins (population cells) snapped to ``graph``.
+    facilities : Snap
+        Destinations snapped to ``graph``.
+    limit_s : float
+        Largest total time of interest, seconds (penalty included).
+    penalty_s : float
+        Fixed seconds added once per trip (parking, waiting).
+
+    Returns
+    -------
+    seconds : ndarray of float64, shape (n_cells,)
+        Total travel time to the nearest facility; ``inf`` for cells that are
+        not snapped, cannot reach any facility or exceed ``limit_s``.
+    facility : ndarray of int64, shape (n_cells,)
+        Row of that facility in ``facilities`` (ties: lowest row), or -1.
+    """
+    limit_s, penalty_s = _check_times(limit_s, penalty_s)
+    _check_graph(graph)
+    _check_snap(cells, graph, "cells")
+    _check_snap(facilities, graph, "facilities")
+    budget = limit_s - penalty_s
+    n_c = len(cells)
+    best = np.full(n_c, np.inf)
+    lab = np.full(n_c, -1, dtype=np.int64)
+    if budget < 0 or n_c == 0 or len(facilities) == 0:
+        return best, lab
+    rg = reverse_graph(graph)
+    ptr, s_nodes, s_costs = _seeds(facilities, facilities.from_a, facilities.from_b)
+    s_labels = np.repeat(np.arange(len(facilities), dtype=np.int64), np.diff(ptr))
+    dist, label = _k.multi_source_nearest(*_graph_arrays(rg), s_nodes, s_costs, s_labels,
+                                          budget)
+    ok = np.asarray(cells.ok, bool)
+    for node, leg in ((cells.node_a, cells.to_a), (cells.node_b, cells.to_b)):
+        node = np.where(ok, np.asarray(node, np.int64), 0)
+        t = np.where(ok, np.asarray(leg, np.float64) + dist[node], np.inf)
+        f = label[node]
+        better = (t < best) | ((t == best) & (f < lab) & np.isfinite(t))
+        best = np.where(better, t, best)
+        lab = np.where(better, f, lab)
+    o, d, t = _same_edge_pairs(graph, cells, facilities)
+    if len(o):
+        order = np.lexsort((d, t, o))  # per cell: smallest time, then lowest facility
+        o, d, t = o[order], d[order], t[order]
+        first = np.r_[True, o[1:] != o[:-1]]
+        o, d, t = o[first], d[first], t[first]
+        better = (t < best[o]) | ((t == best[o]) & (d < lab[o]))
+        best[o[better]] = t[better]
+        lab[o[better]] = d[better]
+    out = ~(best <= budget)
+    best = best + penalty_s
+    best[out] = np.inf
+    lab[out] = -1
+    return best, lab
+
+
+@njit(cache=True)
+def _join_min(src, node, cost, ent_ptr, ent_pt, ent_cost, n_pts, budget):
+    """Expand (source, node, t) rows to (source, point, t + leg), min per pair.
+
+    Rows must be grouped by source. Uses per-point stamps so each source
+    costs only its own rows.
+    """
+    total = 0
+    for r in range(len(node)):
+        total += ent_ptr[node[r] + 1] - ent_ptr[node[r]]
+    out_s = np.empty(total, np.int64)
+    out_p = np.empty(total, np.int64)
+    out_c = np.empty(total, np.float64)
+    stamp = np.full(n_pts, -1, np.int64)
+    slot = np.empty(n_pts, np.int64)
+    k = 0
+    for r in range(len(node)):
+        s = src[r]
+        v = node[r]
+        for e in range(ent_ptr[v], ent_ptr[v + 1]):
+            t = cost[r] + ent_cost[e]
+            if not (t <= budget):
+                continue
+            p = ent_pt[e]
+            if stamp[p] != s:
+                stamp[p] = s
+                slot[p] = k
+                out_s[k] = s
+                out_p[k] = p
+                out_c[k] = t
+                k += 1
+            elif t < out_c[slot[p]]:
+                out_c[slot[p]] = t
+    return out_s[:k], out_p[:k], out_c[:k]
+
+
+def _point_join(graph: Graph, seeds_snap: Snap, seed_a, seed_b, join_snap: Snap, leg_a, leg_b,
+                budget: float, search_graph: Graph, n_threads: int | None):
+    """Sparse (seed point, join point, seconds) within ``budget``, exact."""
+    ptr, s_nodes, s_costs = _seeds(seeds_snap, seed_a, seed_b)
+    s, v, t = _k.bounded_catchments(*_graph_arrays(search_graph), ptr, s_nodes, s_costs,
+                                    budget, n_threads=n_threads)
+    # node -> join points CSR (each point enters through up to two nodes)
+    e_ptr, e_nodes, e_cost = _seeds(join_snap, leg_a, leg_b)
+    e_pt = np.repeat(np.arange(len(join_snap), dtype=np.int64), np.diff(e_ptr))
+    node_ptr, order = _k.csr_from_arcs(graph.n_nodes, e_nodes, e_pt)
+    js, jp, jc = _join_min(s, v, t, node_ptr, e_pt[order], e_cost[order], len(join_snap),
+                           budget)
+    return js, jp, jc
+
+
+def _long_table(a, b, t, direct, names, budget, penalty_s, swap=False):
+    """Merge node-route and same-edge pairs, min per pair, sorted, penalty added."""
+    do, dd, dt = direct
+    if swap:
+        do, dd = dd, do
+    keep = dt <= budget
+    if keep.any():
+        a = np.concatenate([a, do[keep]])
+        b = np.concatenate([b, dd[keep]])
+        t = np.concatenate([t, dt[keep]])
+        order = np.lexsort((t, b, a))
+        a, b, t = a[order], b[order], t[order]
+        first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+        a, b, t = a[first], b[first], t[first]
+    else:
+        order = np.lexsort((b, a))
+        a, b, t = a[order], b[order], t[order]
+    return pd.DataFrame({names[0]: a.astype(np.int64), names[1]: b.astype(np.int64),
+                         "seconds": t + penalty_s})
+
+
+def catchments(graph: Graph, facilities: Snap, cells: Snap, limit_s: float,
+               penalty_s: float = 0.0, n_threads: int | None = None) -> pd.DataFrame:
+    """Every (facility, cell) pair whose cell-to-facility time is within the limit.
+
+    Runs one bounded search per facility on the reverse graph, touching only
+    the nodes within reach, then joins nodes to cells; memory is proportional
+    to the number of pairs found, never facilities x nodes.
+
+    Parameters
+    ----------
+    graph : Graph
+        Forward graph (seconds).
+    facilities, cells : Snap
+        Snapped facilities (destinations) and cells (origins).
+    limit_s : float
+        Largest total time, seconds (penalty included), e.g. 900 for 15 min.
+    penalty_s : float
+        Fixed seconds added once per trip.
+    n_threads : int, optional
+        Threads for the searches (default: all cores).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``facility`` (int64, row in ``facilities``), ``cell`` (int64,
+        row in ``cells``), ``seconds`` (float64, total time); sorted by
+        facility then cell.
+    """
+    limit_s, penalty_s = _check_times(limit_s, penalty_s)
+    _check_graph(graph)
+    _check_snap(facilities, graph, "facilities")
+    _check_snap(cells, graph, "cells")
+    budget = limit_s - penalty_s
+    if budget < 0 or not len(cells) or not len(facilities):
+        return _empty(("facility", "cell"))
+    rg = reverse_graph(graph)
+    f, c, t = _point_join(graph, facilities, facilities.from_a, facilities.from_b,
+                          cells, cells.to_a, cells.to_b, budget, rg, n_threads)
+    direct = _same_edge_pairs(graph, cells, facilities)  # (cell, facility, t)
+    return _long_table(f, c, t, direct, ("facility", "cell"), budget, penalty_s, swap=True)
+
+
+def _empty(names) -> pd.DataFrame:
+    return pd.DataFrame({names[0]: np.empty(0, np.int64), names[1]: np.empty(0, np.int64),
+                         "seconds": np.empty(0, np.float64)})
+
+
+def od_table(graph: Graph, origins: Snap, destinations: Snap, limit_s: float = np.inf,
+             penalty_s: float = 0.0, n_threads: int | None = None) -> pd.DataFrame:
+    """Origin-destination travel times in long form.
+
+    Searches from the smaller side (forward from origins or backward from
+    destinations), each search stopping once all the other side's nodes are
+    settled. Holds a dense ``min(n_o, n_d) x 2 max(n_o, n_d)`` array while
+    working: for large sparse problems use :func:`catchments`.
+
+    Parameters
+    ----------
+    graph : Graph
+        Forward graph (seconds).
+    origins, destinations : Snap
+    limit_s, penalty_s : float
+        Seconds, as in :func:`nearest`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``origin``, ``destination`` (int64 rows of the inputs) and
+        ``seconds`` (float64). Only pairs reachable within ``limit_s`` are
+        listed (unreachable pairs are absent, not inf); sorted by origin then
+        destination.
+    """
+    limit_s, penalty_s = _check_times(limit_s, penalty_s)
+    _check_graph(graph)
+    _check_snap(origins, graph, "origins")
+    _check_snap(destinations, graph, "destinations")
+    budget = limit_s - penalty_s
+    names = ("origin", "destination")
+    if budget < 0 or not len(origins) or not len(destinations):
+        return _empty(names)
+    forward = len(origins) <= len(destinations)
+    if forward:
+        src, src_a, src_b, g = origins, origins.to_a, origins.to_b, graph
+        tgt, tgt_a, tgt_b = destinations, destinations.from_a, destinations.from_b
+    else:
+        src, src_a, src_b, g = destinations, destinations.from_a, destinations.from_b, \
+            reverse_graph(graph)
+        tgt, tgt_a, tgt_b = origins, origins.to_a, origins.to_b
+    ptr, s_nodes, s_costs = _seeds(src, src_a, src_b)
+    ok = np.asarray(tgt.ok, bool)
+    ta = np.where(ok, np.asarray(tgt.node_a, np.int64), 0)
+    tb = np.where(ok, np.asarray(tgt.node_b, np.int64), 0)
+    dist = _k.one_to_many(*_graph_arrays(g), ptr, s_nodes, s_costs, np.concatenate([ta, tb]),
+                          budget, n_threads=n_threads)
+    nt = len(tgt)
+    with np.errstate(invalid="ignore"):
+        legs_a = np.where(ok, np.asarray(tgt_a, np.float64), np.inf)
+        legs_b = np.where(ok, np.asarray(tgt_b, np.float64), np.inf)
+        T = np.minimum(dist[:, :nt] + legs_a, dist[:, nt:] + legs_b)
+    T[~np.asarray(src.ok, bool)] = np.inf
+    i, j = np.nonzero((T <= budget) & np.isfinite(T))
+    t = T[i, j]
+    a, b = (i, j) if forward else (j, i)
+    direct = _same_edge_pairs(graph, origins, destinations)
+    return _long_table(a.astype(np.int64), b.astype(np.int64), t, direct, names, budget,
+                       penalty_s)
+
+
+def node_catchments(graph: Graph, sources, limit_s: float, penalty_s: float = 0.0,
+                    direction: str = "to", n_threads: int | None = None) -> pd.DataFrame:
+    """Node-level service areas: every (source, node) pair within the limit.
+
+    Parameters
+    ----------
+    graph : Graph
+        Forward graph (seconds).
+    sources : Snap or array-like of int
+        Snapped points (e.g. facilities) or plain node indices.
+    limit_s : float
+        Largest total time, seconds (penalty included).
+    penalty_s : float
+        Fixed seconds added once per trip.
+    direction : {"to", "from"}
+        ``"to"``: seconds to travel from the node *to* the source (the
+        service area of a facility); ``"from"``: from the source to the node.
+    n_threads : int, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``source`` (int64, row/position in ``sources``), ``node``
+        (int64) and ``seconds`` (float64, penalty included); grouped by source
+        and ordered by increasing time within each source.
+    """
+    limit_s, penalty_s = _check_times(limit_s, penalty_s)
+    if direction not in ("to", "from"):
+        raise InputError(f"direction = {direction!r}: use 'to' (node to source) or 'from' "
+                         "(source to node).")
+    _check_graph(graph)
+    budget = limit_s - penalty_s
+    if isinstance(sources, Snap):
+        _check_snap(sources, graph, "sources")
+        a, b = ((sources.from_a, sources.from_b) if direction == "to"
+                else (sources.to_a, sources.to_b))
+        ptr, s_nodes, s_costs = _seeds(sources, a, b)
+    else:
+        s_nodes = np.asarray(sources, dtype=np.int64).ravel()
+        bad = np.flatnonzero((s_nodes < 0) | (s_nodes >= graph.n_nodes))
+        if len(bad):
+            raise InputError(f"sources: position {bad[0]} is node {s_nodes[bad[0]]}, not in "
+                             f"0..{graph.n_nodes - 1}; pass node indices of this graph.")
+        ptr = np.arange(len(s_nodes) + 1, dtype=np.int64)
+        s_costs = np.zeros(len(s_nodes))
+    if budget < 0:
+        return pd.DataFrame({"source": np.empty(0, np.int64), "node": np.empty(0, np.int64),
+                             "seconds": np.empty(0, np.float64)})
+    g = reverse_graph(graph) if direction == "to" else graph
+    s, v, t = _k.bounded_catchments(*_graph_arrays(g), ptr, s_nodes, s_costs, budget,
+                                    n_threads=n_threads)
+    return pd.DataFrame({"source": s, "node": v, "seconds": t + penalty_s})

