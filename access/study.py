@@ -23,7 +23,7 @@ from access.accounting import Account
 from access.coverage import circles as circles_mod
 from access.coverage import equity as equity_mod
 from access.coverage import gaps as gaps_mod
-from access.coverage import service_areas as sa_mod
+from access.coverage.service_areas import dissolve, service_areas
 from access.coverage import units as units_mod
 from access.coverage.standards import Circle
 from access.errors import InputError, warn
@@ -35,6 +35,7 @@ from access.network.modes import TravelMode
 from access.network.snap import Snap
 from access.progress import Progress
 from access.routing import queries
+from access.routing.dijkstra import multi_source_nearest
 from access.scenario import Scenario, load_scenario
 from access.siting import fca as fca_mod
 from access.sources import boundaries as boundaries_mod
@@ -283,17 +284,17 @@ class Study:
             cells = cells.join(flags)
 
         with _timer(timings, "coverage"):
-            cov_t = units_mod.coverage_table(cells, sc.circles, level="township")
-            cov_c = units_mod.coverage_table(cells, sc.circles, level="county")
+            cov_t = units_mod.coverage_table(cells, sc.circles, level="township", modes=sc.modes)
+            cov_c = units_mod.coverage_table(cells, sc.circles, level="county", modes=sc.modes)
         with _timer(timings, "gaps"), progress.step("finding gaps"):
             cell_size = _cell_size(cells)
-            gaps = pd.concat(
-                [gaps_mod.gap_areas(cells, c, cell_size) for c in sc.circles], ignore_index=True
-            )
-            gaps = gpd.GeoDataFrame(gaps, geometry="geometry", crs=self.crs)
+            parts = [gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes) for c in sc.circles]
+            parts = [p for p in parts if len(p)]
+            gaps = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=self.crs)
+                    if parts else gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=self.crs))
             rules = gaps_mod.township_rule_failures(self.townships, fac, sc.township_rules)
         with _timer(timings, "equity"):
-            equity = equity_mod.equity_table(cells, sc.circles)
+            equity = equity_mod.equity_table(cells, sc.circles, groups="county", modes=sc.modes)
 
         areas = gpd.GeoDataFrame({"circle": [], "category": []}, geometry=[], crs=self.crs)
         if service_areas:
@@ -320,43 +321,73 @@ class Study:
         out = []
         for circle in progress.iter(self.scenario.circles, "service areas", unit="circle"):
             net = self.networks[circle.mode]
-            limit = circle.limit_seconds(_mode_speed(net.mode)) - net.mode.penalty_min * 60.0
+            limit = circles_mod.circle_limit_s(circle, self.scenario.modes)
+            penalty = net.mode.penalty_min * 60.0
             for cat in circle.categories:
                 mask = (fac["category"] == cat).to_numpy() & fac_snaps[circle.mode].ok
                 if not mask.any():
                     continue
-                node_times = queries.node_catchments_from_snap(net.graph, fac_snaps[circle.mode].subset(mask), limit)
-                areas = sa_mod.service_areas(net.graph, self.edges, node_times, limit)
+                # one search from all facilities of the category: its area is the
+                # union of theirs, at the cost of a single Dijkstra
+                node_times = _nearest_node_times(net.graph, fac_snaps[circle.mode].subset(mask), limit - penalty)
+                areas = service_areas(net.graph, self.edges.lines(self.crs), node_times, limit - penalty,
+                                      crs=self.crs)
                 if len(areas):
-                    merged = sa_mod.dissolve(areas)
-                    out.append(gpd.GeoDataFrame({"circle": [circle.name], "category": [cat]}, geometry=[merged], crs=self.crs))
+                    out.append(gpd.GeoDataFrame({"circle": [circle.name], "category": [cat],
+                                                 "facilities": [int(mask.sum())], "minutes": [limit / 60.0]},
+                                                geometry=[dissolve(areas)], crs=self.crs))
         if not out:
             return gpd.GeoDataFrame({"circle": [], "category": []}, geometry=[], crs=self.crs)
         return gpd.GeoDataFrame(pd.concat(out, ignore_index=True), crs=self.crs)
 
     def _supply(self, cells, fac, fac_snaps) -> pd.DataFrame:
-        rows = []
+        """2SFCA supply per 1,000 persons by township for each scenario target."""
+        parts = []
         for target in self.scenario.targets:
-            net = self.networks.get(target.mode)
-            if net is None:
-                continue
+            net = self.networks[target.mode]
             mask = fac["category"].isin(target.categories).to_numpy() & fac_snaps[target.mode].ok
-            if not mask.any():
-                continue
-            sub = fac[mask]
-            limit = target.minutes * 60.0 - net.mode.penalty_min * 60.0
-            table = queries.catchments(net.graph, fac_snaps[target.mode].subset(mask), net.cells, limit)
-            capacity = sub[target.capacity_column].fillna(0.0).to_numpy(float) if target.capacity_column in sub else np.zeros(len(sub))
-            per_1000 = fca_mod.two_step(table, capacity, cells["population"].to_numpy(float), limit) * 1000.0
-            cells_t = cells[["township", "population"]].assign(per_1000=per_1000)
-            g = cells_t.groupby("township", dropna=False)
-            agg = g.apply(lambda d: np.average(d["per_1000"], weights=d["population"]) if d["population"].sum() > 0 else np.nan)
-            for tw, v in agg.items():
-                rows.append({"target": target.name, "township": tw, "per_1000": v, "target_per_1000": target.per_1000, "shortfall_per_1000": max(0.0, target.per_1000 - v) if np.isfinite(v) else np.nan})
-        return pd.DataFrame(rows)
+            limit = target.minutes * 60.0
+            per_1000 = np.zeros(len(cells))
+            if mask.any():
+                table = queries.catchments(net.graph, fac_snaps[target.mode].subset(mask), net.cells, limit,
+                                           net.mode.penalty_min * 60.0)
+                capacity = pd.to_numeric(fac.loc[mask, target.capacity_column], errors="coerce").fillna(0.0)
+                per_1000 = fca_mod.two_step(table, capacity.to_numpy(float), cells["population"].to_numpy(float),
+                                            limit, per=1000.0)
+            cells[f"supply_{target.name}_per_1000"] = per_1000
+            tw = fca_mod.by_township(per_1000, cells["population"].to_numpy(float), cells["township"].to_numpy())
+            tw = tw.rename(columns={"value": "per_1000"})
+            tw.insert(0, "target", target.name)
+            tw["target_per_1000"] = target.per_1000
+            tw["shortfall_per_1000"] = fca_mod.compare_target(tw["per_1000"], target.per_1000)
+            tw["supply_needed"] = tw["shortfall_per_1000"] * tw["population"] / 1000.0
+            parts.append(tw)
+        if not parts:
+            return pd.DataFrame(columns=["target", "township", "population", "per_1000", "target_per_1000",
+                                         "shortfall_per_1000", "supply_needed"])
+        return pd.concat(parts, ignore_index=True)
 
 
 # ---------------------------------------------------------------- helpers
+def _nearest_node_times(graph: Graph, facilities: Snap, budget_s: float) -> pd.DataFrame:
+    """Seconds from every node to the nearest facility within ``budget_s``.
+
+    Returned as a single-source ``node_catchments`` table (source 0) so that
+    :func:`access.coverage.service_areas.service_areas` draws the union of
+    the facilities' areas in one polygon.
+    """
+    ok = np.asarray(facilities.ok, bool)
+    nodes = np.concatenate([facilities.node_a[ok], facilities.node_b[ok]]).astype(np.int64)
+    costs = np.concatenate([facilities.from_a[ok], facilities.from_b[ok]]).astype(np.float64)
+    keep = np.isfinite(costs)
+    rev = queries.reverse_graph(graph)
+    t, _ = multi_source_nearest(rev.indptr, rev.indices, rev.weights, nodes[keep], costs[keep],
+                                np.zeros(int(keep.sum()), np.int64), float(budget_s))
+    reached = np.flatnonzero(np.isfinite(t))
+    return pd.DataFrame({"source": np.zeros(len(reached), np.int64), "node": reached.astype(np.int64),
+                         "seconds": t[reached]})
+
+
 @contextmanager
 def _timer(timings: dict[str, float], key: str):
     t0 = time.perf_counter()
@@ -374,8 +405,10 @@ def _auto_crs(edges) -> CRS:
 def _read_units(sc: Scenario, crs: CRS, accounts: list[Account]):
     counties = townships = None
     if sc.counties:
+        # parent and urban describe townships; a county layer need not carry them
+        county_fields = {k: v for k, v in (sc.boundary_fields or {}).items() if k in ("code", "name")}
         counties, acc = boundaries_mod.read_boundaries(
-            sc.counties, crs, level="county", fields=sc.boundary_fields or None, coords=sc.boundary_coords
+            sc.counties, crs, level="county", fields=county_fields or None, coords=sc.boundary_coords
         )
         accounts.append(acc)
     elif sc.counties_cnmaps:

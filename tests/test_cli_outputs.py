@@ -78,9 +78,16 @@ def test_coverage_tables_agree_with_cells(demo_run):
     cells = pd.read_parquet(demo_run / "cells.parquet")
     raw = (demo_run / "coverage_township.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), "Excel needs the UTF-8 BOM to show Chinese"
-    tw = pd.read_csv(demo_run / "coverage_township.csv", encoding="utf-8-sig", dtype={"township": str})
-    units = tw[tw["township"] != "TOTAL"] if "TOTAL" in set(tw["township"]) else tw
+    tw = pd.read_csv(demo_run / "coverage_township.csv", encoding="utf-8-sig", dtype={"code": str})
+    total = tw[tw["code"] == "total"]
+    units = tw[tw["code"] != "total"]
+    assert len(total) == 1 and len(units) == cells["township"].nunique()
     assert units["population"].sum() == pytest.approx(cells["population"].sum(), rel=1e-9)
+    assert total["population"].iloc[0] == pytest.approx(cells["population"].sum(), rel=1e-9)
+    # per township, the table's population is the sum of its cells
+    by_cells = cells.groupby("township")["population"].sum()
+    got = units.set_index("code")["population"]
+    assert np.allclose(got.loc[by_cells.index].to_numpy(), by_cells.to_numpy(), rtol=1e-12)
     for circle in [c.removeprefix("in_") for c in cells if c.startswith("in_") and "__" not in c]:
         col = f"covered_{circle}"
         if col in units:

@@ -112,6 +112,17 @@ class Edges:
             self._cache[key] = (np.column_stack([nx_, ny_]), np.column_stack([cx, cy]))
         return self._cache[key]
 
+    def lines(self, crs) -> np.ndarray:
+        """Edge polylines in ``crs`` (metres) as an array of LineStrings, by edge row."""
+        import shapely
+
+        key = ("lines", str(crs))
+        if key not in self._cache:
+            _, xy = self.projected(crs)
+            idx = np.repeat(np.arange(len(self.edges)), np.diff(self.offsets))
+            self._cache[key] = shapely.linestrings(xy, indices=idx) if len(idx) else np.empty(0, object)
+        return self._cache[key]
+
     def geometry(self):
         """Edge polylines as a GeoSeries of LineStrings (EPSG:4326)."""
         import geopandas as gpd
