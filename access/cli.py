@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output folder (default: the scenario's [study] output)")
     run.add_argument("--lang", choices=["zh", "en"], help="language of maps and report (default: scenario)")
     run.add_argument("--offline", action="store_true", help="also write self-contained maps (no tiles, JS inlined)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="split the study by county and run the parts on a dask LocalCluster of N processes")
+    run.add_argument("--scheduler", metavar="ADDR",
+                     help="run the parts on an existing dask.distributed scheduler (tcp://host:8786)")
+    run.add_argument("--by", choices=["county", "township"], default="county",
+                     help="unit the study is split by for --workers/--scheduler (default county)")
     common(run)
 
     demo = sub.add_parser("demo", help="run the embedded synthetic demo county (示范县)")
@@ -110,8 +116,17 @@ def _run(scenario_path: Path, args) -> int:
     t0 = time.perf_counter()
     sc = load_scenario(scenario_path)
     out = Path(args.out) if getattr(args, "out", None) else sc.output
-    study = Study.load(sc, quiet=args.quiet)
-    results = study.run()
+    extra = None
+    if getattr(args, "workers", None) or getattr(args, "scheduler", None):
+        from access.scale import run_partitioned
+
+        study, results, summary = run_partitioned(
+            sc, out, workers=args.workers or 2, scheduler=args.scheduler, by=args.by, quiet=args.quiet
+        )
+        extra = {"partitioned": summary}
+    else:
+        study = Study.load(sc, quiet=args.quiet)
+        results = study.run()
     files = write_outputs(
         study,
         results,
@@ -119,6 +134,7 @@ def _run(scenario_path: Path, args) -> int:
         lang=args.lang or sc.lang,
         offline=args.offline,
         quiet=args.quiet,
+        extra=extra,
     )
     if not args.quiet:
         print(f"wrote {len(files)} files to {out} in {time.perf_counter() - t0:.1f} s:")

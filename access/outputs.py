@@ -43,15 +43,18 @@ def cells_table(study, results) -> pd.DataFrame:
     return out
 
 
-def write_outputs(study, results, out: Path, lang: str = "zh", offline: bool = False, quiet: bool = False) -> list[Path]:
-    """Write every file of the output contract into ``out``; returns their paths."""
+def write_outputs(study, results, out: Path, lang: str = "zh", offline: bool = False, quiet: bool = False,
+                  extra: dict | None = None) -> list[Path]:
+    """Write every file of the output contract into ``out``; returns their paths.
+
+    ``extra`` (e.g. the partitioned run's summary) is added to ``run.json``.
+    """
     from access.maps import folium_map, report
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress(quiet)
     files: list[Path] = []
-    sc = study.scenario
 
     p = out / "cells.parquet"
     cells_table(study, results).to_parquet(p, index=False)
@@ -80,7 +83,7 @@ def write_outputs(study, results, out: Path, lang: str = "zh", offline: bool = F
         files.append(report.write_study_report(study, results, out / "report.html", lang=lang))
 
     p = out / "run.json"
-    p.write_text(json.dumps(run_record(study, results), ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+    p.write_text(json.dumps({**run_record(study, results), **(extra or {})}, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
     files.append(p)
     return files
 
@@ -98,7 +101,9 @@ def run_record(study, results) -> dict:
     total = float(cells["population"].sum())
     accounting = [a.to_dict() for a in study.accounts]
     unsnapped = {
-        c.removeprefix("snapped_"): fac.loc[~fac[c].astype(bool), "facility_id"].astype(str).tolist()
+        # <NA> (partitioned runs): beyond every part's reach, not off the network
+        c.removeprefix("snapped_"): fac.loc[fac[c].astype("boolean").eq(False).fillna(False).to_numpy(bool),
+                                            "facility_id"].astype(str).tolist()
         for c in fac.columns
         if c.startswith("snapped_")
     }

@@ -19,6 +19,10 @@ Schema
     output = "output"         # optional output folder, relative to this file
     lang = "zh"               # "zh" (default) | "en": language of maps and report
     synthetic = false         # optional; true marks demo (made-up) data
+    search_minutes = 120      # nearest-facility times are searched up to this many
+                              # minutes (default 120); beyond it a cell has no time.
+                              # Partitioned runs buffer each county by this time at
+                              # each mode's top speed, so smaller is faster there.
 
     [inputs]
     network = "roads.osm.pbf" # required: .osm.pbf | .osm | .osm.bz2 | .graphml | .gpkg | .geojson
@@ -115,7 +119,7 @@ BOUNDARY_EXT = (".geojson", ".json", ".gpkg", ".shp")
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")
 
 _SECTIONS = ("study", "inputs", "categories", "snap", "modes", "circles", "rules", "targets")
-_STUDY = ("name", "crs", "output", "lang", "synthetic")
+_STUDY = ("name", "crs", "output", "lang", "synthetic", "search_minutes")
 _INPUTS = ("network", "population", "population_column", "facilities", "facility_coords", "boundary_coords",
            "encoding", "counties", "townships", "counties_cnmaps", "columns", "boundary_fields")
 _COLUMNS = ("id", "name", "category", "capacity", "lon", "lat", "x", "y")
@@ -182,6 +186,7 @@ class Scenario:
     circles: list[Circle]
     township_rules: list[TownshipRule]
     targets: list[Target] = field(default_factory=list)
+    search_minutes: float = 120.0
 
 
 class _Checker:
@@ -492,6 +497,7 @@ def _parse(path) -> tuple[Scenario | None, list[str]]:
     out_path = Path(str((path.parent / output).resolve())) if output else path.parent / "output"
     lang = ck.str_(study, "lang", "study", default="zh", choices=("zh", "en"))
     synthetic = ck.bool_(study, "synthetic", "study", default=False)
+    search_minutes = ck.num(study, "search_minutes", "study", default=120.0, positive=True)
 
     inputs = ck.table(data, "inputs", "")
     if "inputs" not in data:
@@ -553,6 +559,13 @@ def _parse(path) -> tuple[Scenario | None, list[str]]:
             hint = f" Did you mean {close[0]!r}?" if close else ""
             ck.add("rules.township", f"unknown rule {r!r}; rules are {', '.join(TOWNSHIP_RULES)}.{hint}")
     targets = _targets(ck, data, modes)
+    if not ck.problems and search_minutes is not None:
+        from access.coverage.circles import circle_limit_s
+
+        longest = max([circle_limit_s(c, modes) for c in circles] + [t.minutes * 60.0 for t in targets], default=0.0)
+        if search_minutes * 60.0 < longest:
+            ck.add("study.search_minutes", f"{search_minutes:g} min is shorter than the longest circle or target "
+                   f"({longest / 60.0:g} min); raise it to at least that.")
 
     if ck.problems:
         return None, ck.problems
@@ -581,6 +594,7 @@ def _parse(path) -> tuple[Scenario | None, list[str]]:
         circles=circles,
         township_rules=rules,
         targets=targets,
+        search_minutes=float(search_minutes),
     ), []
 
 

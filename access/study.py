@@ -43,11 +43,6 @@ from access.sources import facilities as facilities_mod
 from access.sources import population as population_mod
 from access.sources.crs import utm_crs_for
 
-#: Nearest-facility searches stop here, seconds. Times beyond it are reported
-#: as empty; two hours covers every circle in the standards library.
-SEARCH_LIMIT_S = 7200.0
-
-
 @dataclass
 class Network:
     """One travel mode's graph, its reverse, and the cells snapped onto it."""
@@ -122,6 +117,11 @@ class Study:
         quiet : bool
             Hide progress bars.
         """
+        return cls.read(scenario, quiet=quiet).build_networks()
+
+    @classmethod
+    def read(cls, scenario: Scenario | str | Path, quiet: bool = False) -> "Study":
+        """Read every input of ``scenario``; graphs are not built yet (``networks`` empty)."""
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         timings: dict[str, float] = {}
         progress = Progress(quiet)
@@ -129,6 +129,7 @@ class Study:
 
         with _timer(timings, "read_network"), progress.step("reading road network", sc.network.name):
             edges = osm_mod.read_network(sc.network)
+        accounts.append(edges.account)
         crs = CRS.from_user_input(sc.crs) if sc.crs else _auto_crs(edges)
 
         with _timer(timings, "read_boundaries"), progress.step("reading boundaries"):
@@ -154,20 +155,9 @@ class Study:
                 encoding=sc.encoding,
             )
         accounts.append(acc)
-
-        networks: dict[str, Network] = {}
-        xy = np.column_stack([cells.geometry.x.to_numpy(), cells.geometry.y.to_numpy()])
-        for name in _modes_used(sc):
-            mode = sc.modes[name]
-            with _timer(timings, f"graph_{name}"), progress.step(f"building {name} graph"):
-                graph = build_mod.build_graph(edges, mode, crs)
-            with _timer(timings, f"snap_cells_{name}"), progress.step(
-                f"snapping {len(cells):,} cells to the {name} network"
-            ):
-                snap = snap_mod.snap_points(xy, graph, edges, mode, max_dist_m=sc.snap_max_m)
-            networks[name] = Network(mode=mode, graph=graph, cells=snap)
-
-        study = cls(
+        node_xy, _ = edges.projected(crs)
+        facilities_mod.gcj02_offset_warning(facilities, node_xy, str(sc.facilities))
+        return cls(
             scenario=sc,
             crs=crs,
             cells=cells,
@@ -175,15 +165,26 @@ class Study:
             townships=townships,
             counties=counties,
             edges=edges,
-            networks=networks,
+            networks={},
             accounts=accounts,
             timings=timings,
             quiet=quiet,
         )
-        if "walk" in networks or networks:
-            road_xy = next(iter(networks.values())).graph.node_xy
-            facilities_mod.gcj02_offset_warning(facilities, road_xy, str(sc.facilities))
-        return study
+
+    def build_networks(self) -> "Study":
+        """Build each mode's graph and snap the cells onto it (in place; returns self)."""
+        progress = Progress(self.quiet)
+        xy = np.column_stack([self.cells.geometry.x.to_numpy(), self.cells.geometry.y.to_numpy()])
+        for name in _modes_used(self.scenario):
+            mode = self.scenario.modes[name]
+            with _timer(self.timings, f"graph_{name}"), progress.step(f"building {name} graph"):
+                graph = build_mod.build_graph(self.edges, mode, self.crs)
+            with _timer(self.timings, f"snap_cells_{name}"), progress.step(
+                f"snapping {len(xy):,} cells to the {name} network"
+            ):
+                snap = snap_mod.snap_points(xy, graph, self.edges, mode, max_dist_m=self.scenario.snap_max_m)
+            self.networks[name] = Network(mode=mode, graph=graph, cells=snap)
+        return self
 
     # --------------------------------------------------------------- variant
     def variant(
@@ -239,16 +240,25 @@ class Study:
     # ------------------------------------------------------------------- run
     def run(self, service_areas: bool = True) -> Results:
         """Compute travel times, circles, coverage, gaps, equity and supply."""
-        sc = self.scenario
         timings: dict[str, float] = {}
         progress = Progress(self.quiet)
-        cells = self.cells.copy()
-        fac = self.facilities.copy()
+        cells, fac, fac_snaps = self.travel_times(timings)
+        tables = summarise(self.scenario, self.crs, cells, fac, self.townships, timings, progress)
+        areas = _empty_areas(self.crs)
+        if service_areas:
+            with _timer(timings, "service_areas"):
+                areas = self.service_areas(fac, fac_snaps)
+        with _timer(timings, "supply"):
+            supply = self._supply(cells, fac, fac_snaps)
+        return Results(cells=cells, facilities=fac, service_areas=areas, supply=supply, timings=timings, **tables)
 
-        # Snap facilities per mode; unsnapped ones are listed, never moved.
+    def snap_facilities(self, fac: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, Snap]]:
+        """Snap facilities to each mode's roads; far ones are flagged and warned about, never moved."""
+        sc = self.scenario
+        fac = fac.copy()
         fac_snaps: dict[str, Snap] = {}
+        xy = np.column_stack([fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()])
         for name, net in self.networks.items():
-            xy = np.column_stack([fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()])
             s = snap_mod.snap_points(xy, net.graph, self.edges, net.mode, max_dist_m=sc.snap_max_m)
             fac_snaps[name] = s
             fac[f"snapped_{name}"] = s.ok
@@ -258,13 +268,36 @@ class Study:
                 ids = ", ".join(fac.loc[~s.ok, "facility_id"].astype(str).head(10))
                 warn(
                     f"{sc.facilities.name}: {n_bad} facilities are farther than "
-                    f"{sc.snap_max_m:g} m from any road usable by {name} (ids {ids}...): "
-                    "they serve nobody by that mode; check their coordinates or the network."
+                    f"{sc.snap_max_m:g} m from any road usable by {name} (ids {ids}"
+                    f"{'...' if n_bad > 10 else ''}): they serve nobody by that mode; check their "
+                    "coordinates or the network. They are listed in run.json."
                 )
+        return fac, fac_snaps
 
-        # Nearest facility of each category, per mode.
-        need = _categories_by_mode(sc.circles)
-        for name, cats in need.items():
+    def travel_times(self, timings: dict[str, float] | None = None):
+        """Per-cell seconds to the nearest facility of each category and circle flags.
+
+        Returns
+        -------
+        cells : GeoDataFrame
+            The study's cells plus ``reachable_<mode>``, ``t_<mode>_<category>``
+            (seconds, NaN beyond ``search_minutes``) and the
+            :func:`~access.coverage.circles.evaluate_circles` columns.
+        facilities : GeoDataFrame
+            With ``snapped_<mode>`` and ``snap_dist_<mode>_m``.
+        snaps : dict[str, Snap]
+            Facility snaps per mode.
+        """
+        if not self.networks:
+            self.build_networks()
+        timings = {} if timings is None else timings
+        sc = self.scenario
+        progress = Progress(self.quiet)
+        cells = self.cells.copy()
+        with _timer(timings, "snap_facilities"):
+            fac, fac_snaps = self.snap_facilities(self.facilities)
+        limit = sc.search_minutes * 60.0
+        for name, cats in _categories_by_mode(sc.circles).items():
             net = self.networks[name]
             penalty = net.mode.penalty_min * 60.0
             cells[f"reachable_{name}"] = net.cells.ok
@@ -273,51 +306,16 @@ class Study:
                     mask = (fac["category"] == cat).to_numpy()
                     t = np.full(len(cells), np.nan)
                     if mask.any():
-                        sec, _ = queries.nearest(
-                            net.graph, net.cells, fac_snaps[name].subset(mask), SEARCH_LIMIT_S, penalty
-                        )
+                        sec, _ = queries.nearest(net.graph, net.cells, fac_snaps[name].subset(mask), limit, penalty)
                         t = np.where(np.isfinite(sec), sec, np.nan)
                     cells[f"t_{name}_{cat}"] = t
-
         with _timer(timings, "circles"):
-            flags = circles_mod.evaluate_circles(cells, sc.circles, sc.modes)
-            cells = cells.join(flags)
+            cells = cells.join(circles_mod.evaluate_circles(cells, sc.circles, sc.modes))
+        return cells, fac, fac_snaps
 
-        with _timer(timings, "coverage"):
-            cov_t = units_mod.coverage_table(cells, sc.circles, level="township", modes=sc.modes)
-            cov_c = units_mod.coverage_table(cells, sc.circles, level="county", modes=sc.modes)
-        with _timer(timings, "gaps"), progress.step("finding gaps"):
-            cell_size = _cell_size(cells)
-            parts = [gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes) for c in sc.circles]
-            parts = [p for p in parts if len(p)]
-            gaps = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=self.crs)
-                    if parts else gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=self.crs))
-            rules = gaps_mod.township_rule_failures(self.townships, fac, sc.township_rules)
-        with _timer(timings, "equity"):
-            equity = equity_mod.equity_table(cells, sc.circles, groups="county", modes=sc.modes)
-
-        areas = gpd.GeoDataFrame({"circle": [], "category": []}, geometry=[], crs=self.crs)
-        if service_areas:
-            with _timer(timings, "service_areas"):
-                areas = self._service_areas(fac, fac_snaps, progress)
-
-        with _timer(timings, "supply"):
-            supply = self._supply(cells, fac, fac_snaps)
-
-        return Results(
-            cells=cells,
-            facilities=fac,
-            coverage_township=cov_t,
-            coverage_county=cov_c,
-            gaps=gaps,
-            rule_failures=rules,
-            service_areas=areas,
-            equity=equity,
-            supply=supply,
-            timings=timings,
-        )
-
-    def _service_areas(self, fac, fac_snaps, progress) -> gpd.GeoDataFrame:
+    def service_areas(self, fac: gpd.GeoDataFrame, fac_snaps: dict[str, Snap]) -> gpd.GeoDataFrame:
+        """One polygon per (circle, category): roads reachable in time, buffered 50 m."""
+        progress = Progress(self.quiet)
         out = []
         for circle in progress.iter(self.scenario.circles, "service areas", unit="circle"):
             net = self.networks[circle.mode]
@@ -330,14 +328,16 @@ class Study:
                 # one search from all facilities of the category: its area is the
                 # union of theirs, at the cost of a single Dijkstra
                 node_times = _nearest_node_times(net.graph, fac_snaps[circle.mode].subset(mask), limit - penalty)
+                # 25 m pixels: the outline is within ~25 m of the exact 50 m road buffer,
+                # plenty for a county map, and 4x cheaper than the 12.5 m default
                 areas = service_areas(net.graph, self.edges.lines(self.crs), node_times, limit - penalty,
-                                      crs=self.crs)
+                                      buffer_m=50.0, resolution_m=25.0, crs=self.crs)
                 if len(areas):
                     out.append(gpd.GeoDataFrame({"circle": [circle.name], "category": [cat],
                                                  "facilities": [int(mask.sum())], "minutes": [limit / 60.0]},
                                                 geometry=[dissolve(areas)], crs=self.crs))
         if not out:
-            return gpd.GeoDataFrame({"circle": [], "category": []}, geometry=[], crs=self.crs)
+            return _empty_areas(self.crs)
         return gpd.GeoDataFrame(pd.concat(out, ignore_index=True), crs=self.crs)
 
     def _supply(self, cells, fac, fac_snaps) -> pd.DataFrame:
@@ -369,6 +369,41 @@ class Study:
 
 
 # ---------------------------------------------------------------- helpers
+def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
+              townships: gpd.GeoDataFrame | None, timings: dict[str, float] | None = None,
+              progress: Progress | None = None) -> dict:
+    """Coverage tables, gaps, township rules and equity from per-cell results.
+
+    Works on the cells of a whole study, whether computed in one process or
+    merged from partitions (:mod:`access.scale`).
+
+    Returns
+    -------
+    dict with ``coverage_township``, ``coverage_county``, ``gaps``,
+    ``rule_failures`` and ``equity``.
+    """
+    timings = {} if timings is None else timings
+    progress = progress or Progress(True)
+    with _timer(timings, "coverage"):
+        cov_t = units_mod.coverage_table(cells, sc.circles, level="township", modes=sc.modes)
+        cov_c = units_mod.coverage_table(cells, sc.circles, level="county", modes=sc.modes)
+    with _timer(timings, "gaps"), progress.step("finding gaps"):
+        cell_size = _cell_size(cells)
+        parts = [gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes) for c in sc.circles]
+        parts = [p for p in parts if len(p)]
+        gaps = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
+                if parts else gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=crs))
+        rules = gaps_mod.township_rule_failures(townships, fac, sc.township_rules)
+    with _timer(timings, "equity"):
+        equity = equity_mod.equity_table(cells, sc.circles, groups="county", modes=sc.modes)
+    return {"coverage_township": cov_t, "coverage_county": cov_c, "gaps": gaps, "rule_failures": rules,
+            "equity": equity}
+
+
+def _empty_areas(crs) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"circle": [], "category": [], "facilities": [], "minutes": []}, geometry=[], crs=crs)
+
+
 def _nearest_node_times(graph: Graph, facilities: Snap, budget_s: float) -> pd.DataFrame:
     """Seconds from every node to the nearest facility within ``budget_s``.
 
@@ -438,12 +473,6 @@ def _categories_by_mode(circles: list[Circle]) -> dict[str, set[str]]:
     for c in circles:
         out.setdefault(c.mode, set()).update(c.categories)
     return out
-
-
-def _mode_speed(mode: TravelMode) -> float:
-    """The mode's most common speed, km/h: converts metre-based circles."""
-    speeds = pd.Series(list(mode.speed_kmh.values()))
-    return float(speeds.mode().max())
 
 
 def _cell_size(cells: gpd.GeoDataFrame) -> float:

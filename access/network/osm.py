@@ -112,6 +112,34 @@ class Edges:
             self._cache[key] = (np.column_stack([nx_, ny_]), np.column_stack([cx, cy]))
         return self._cache[key]
 
+    def subset(self, keep: np.ndarray) -> "Edges":
+        """The edges where ``keep`` is true, with only the nodes they use.
+
+        Parameters
+        ----------
+        keep : ndarray of bool, shape (n_edges,)
+        """
+        keep = np.asarray(keep, bool)
+        rows = np.flatnonzero(keep)
+        n_vert = np.diff(self.offsets)[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(n_vert, out=offsets[1:])
+        starts = self.offsets[rows]
+        vert = np.repeat(starts - offsets[:-1], n_vert) + np.arange(offsets[-1])
+        edges = self.edges.iloc[rows].reset_index(drop=True)
+        used = np.union1d(edges["u"].to_numpy(), edges["v"].to_numpy())
+        nodes = self.nodes[self.nodes["node_id"].isin(used)].reset_index(drop=True)
+        return Edges(nodes=nodes, edges=edges, coords=self.coords[vert], offsets=offsets,
+                     account=self.account)
+
+    def bounds(self, crs) -> np.ndarray:
+        """Per-edge bounding boxes (xmin, ymin, xmax, ymax) in ``crs``, metres, shape (n_edges, 4)."""
+        _, xy = self.projected(crs)
+        if not len(self.edges):
+            return np.empty((0, 4))
+        start = self.offsets[:-1]  # every edge has >= 2 vertices: no empty runs
+        return np.column_stack([np.minimum.reduceat(xy, start, axis=0), np.maximum.reduceat(xy, start, axis=0)])
+
     def lines(self, crs) -> np.ndarray:
         """Edge polylines in ``crs`` (metres) as an array of LineStrings, by edge row."""
         import shapely

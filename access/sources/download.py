@@ -611,7 +611,9 @@ def geofabrik_extract(province, cache_dir=None, base_url: str = GEOFABRIK_CHINA,
         if dest.exists():
             warn(f"{exc} Using the cached {dest} (not checked against today's extract).")
             return dest
-        raise OfflineError(_offline_message(url, exc.reason, dest)) from None
+        err = OfflineError(_offline_message(url, exc.reason, dest))
+        err.reason = exc.reason
+        raise err from None
     return download(url, dest, md5=md5, timeout_s=timeout_s, retries=retries, progress=progress, hint=hint)
 
 
@@ -961,11 +963,13 @@ def _toml_value(v) -> str:
 
 
 def _rel(path, folder: Path) -> str:
+    """``path`` relative to ``folder`` when it is inside it or beside it (one ``..``), else absolute."""
     p = Path(path).resolve()
     try:
-        return Path(os.path.relpath(p, folder.resolve())).as_posix()
+        rel = Path(os.path.relpath(p, folder.resolve())).as_posix()
     except ValueError:  # another drive on Windows
         return p.as_posix()
+    return p.as_posix() if rel.startswith("../..") else rel
 
 
 def write_scenario(dest_toml, *, name: str, network, population, facilities, counties=None, townships=None,
@@ -975,9 +979,10 @@ def write_scenario(dest_toml, *, name: str, network, population, facilities, cou
                    circles: list[str] | None = None, comment: str | None = None, check: bool = True) -> Path:
     """Write a scenario TOML that :func:`access.scenario.load_scenario` accepts.
 
-    Paths are written relative to the scenario's folder (absolute when on
-    another drive). Circles, rules and targets are left to their defaults
-    unless ``circles`` names library circles; edit the file to add more.
+    Paths inside the scenario's folder or its parent are written relative
+    to the scenario, others (e.g. the download cache) absolute. Circles,
+    rules and targets are left to their defaults unless ``circles`` names
+    library circles; edit the file to add more.
 
     Parameters
     ----------

@@ -1,0 +1,309 @@
+"""Partitioned runs: one task per county and travel mode on dask.distributed.
+
+A study is split by county (or township). Each part holds the cells of its
+unit and the roads and facilities within a buffer around the unit's bounding
+box. The buffer is the search limit (``[study] search_minutes``) times the
+mode's top speed, so every route of at most that time from a cell of the unit
+stays inside the part: the per-cell times and circle flags are identical to
+the single-process run. Parts run as tasks on a ``dask.distributed`` cluster
+(a ``LocalCluster`` by default, or an existing scheduler) and stream their
+cells to Parquet; the coordinator then merges them and computes the coverage
+tables, gaps and equity from the merged cells with the same code as
+:meth:`access.study.Study.run`.
+
+Supply ratios (``[[targets]]``) need demand across partition borders in two
+passes and are computed in single-process runs only; a partitioned run says
+so in ``run.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from access.errors import InputError
+from access.network.modes import TravelMode
+from access.progress import Progress
+from access.scenario import Scenario, load_scenario
+from access.study import Results, Study, _empty_areas, summarise
+
+__all__ = ["Part", "top_speed_kmh", "buffer_m", "partitions", "run_part", "run_partitioned"]
+
+
+@dataclass
+class Part:
+    """One unit of work: a unit's cells for one travel mode, with roads around them."""
+
+    key: str
+    unit: str
+    mode: str
+    study: Study
+    owned_facilities: np.ndarray  # bool per facility of ``study``: located inside the unit
+
+
+def top_speed_kmh(edges, mode: TravelMode) -> float:
+    """Fastest speed any edge or off-road leg allows for ``mode``, km/h."""
+    usable = edges.edges["highway"].isin(list(mode.speed_kmh)).to_numpy()
+    top = max([v for v in mode.speed_kmh.values() if v > 0] + [mode.access_speed_kmh])
+    if mode.use_maxspeed and usable.any():
+        ms = edges.edges["maxspeed"].to_numpy(dtype=float)[usable]
+        if np.isfinite(ms).any():
+            top = max(top, float(np.nanmax(ms)))
+    return float(top)
+
+
+def buffer_m(sc: Scenario, edges, mode_name: str) -> float:
+    """Distance, metres, no route within the search limit can leave a unit's box by."""
+    mode = sc.modes[mode_name]
+    seconds = sc.search_minutes * 60.0 - mode.penalty_min * 60.0
+    # +1 m: the bound is reached exactly only on a straight road at top speed
+    return max(seconds, 0.0) * top_speed_kmh(edges, mode) / 3.6 + 1.0
+
+
+def _units(study: Study, by: str) -> tuple[np.ndarray, gpd.GeoDataFrame | None]:
+    if by not in ("county", "township"):
+        raise InputError(f"by = {by!r}: partition by 'county' or 'township'.")
+    return study.cells[by].astype(str).to_numpy(), study.counties if by == "county" else study.townships
+
+
+def partitions(study: Study, by: str = "county") -> list[Part]:
+    """Split a study (read, graphs not built) into parts per unit and mode.
+
+    Parameters
+    ----------
+    study : Study
+        From :meth:`Study.read`; cells carry ``county``/``township`` codes.
+    by : {"county", "township"}
+
+    Returns
+    -------
+    list of Part, largest unit first (so the longest tasks start early).
+    """
+    sc = study.scenario
+    codes, polygons = _units(study, by)
+    xy = np.column_stack([study.cells.geometry.x.to_numpy(), study.cells.geometry.y.to_numpy()])
+    fxy = np.column_stack([study.facilities.geometry.x.to_numpy(), study.facilities.geometry.y.to_numpy()])
+    ebox = study.edges.bounds(study.crs)
+    owner = _facility_units(study, polygons)
+    modes = sorted({c.mode for c in sc.circles})
+    buffers = {m: buffer_m(sc, study.edges, m) for m in modes}
+    order = pd.Series(study.cells["population"].to_numpy(float)).groupby(codes).sum().sort_values(ascending=False)
+    parts = []
+    for unit in order.index:
+        rows = np.flatnonzero(codes == unit)
+        lo, hi = xy[rows].min(0), xy[rows].max(0)
+        for m in modes:
+            b = buffers[m]
+            x0, y0, x1, y1 = lo[0] - b, lo[1] - b, hi[0] + b, hi[1] + b
+            keep_e = (ebox[:, 2] >= x0) & (ebox[:, 0] <= x1) & (ebox[:, 3] >= y0) & (ebox[:, 1] <= y1)
+            keep_f = (fxy[:, 0] >= x0) & (fxy[:, 0] <= x1) & (fxy[:, 1] >= y0) & (fxy[:, 1] <= y1)
+            part_sc = replace(sc, circles=[c for c in sc.circles if c.mode == m], targets=[])
+            part = replace(
+                study,
+                scenario=part_sc,
+                cells=study.cells.iloc[rows],
+                facilities=study.facilities[keep_f],
+                edges=study.edges.subset(keep_e),
+                networks={},
+                accounts=[],
+                timings={},
+                quiet=True,
+            )
+            parts.append(Part(key=f"{unit}-{m}", unit=str(unit), mode=m, study=part,
+                              owned_facilities=(owner[keep_f] == unit)))
+    return parts
+
+
+def _facility_units(study: Study, polygons: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Unit code holding each facility ("" when none)."""
+    out = np.full(len(study.facilities), "", dtype=object)
+    if polygons is None or not len(polygons):
+        return out
+    pts = study.facilities.geometry.values
+    tree = shapely.STRtree(polygons.geometry.values)
+    f, u = tree.query(pts, predicate="intersects")
+    out[f] = polygons["code"].astype(str).to_numpy()[u]
+    return out
+
+
+def run_part(part: Part, out_dir: str | Path, service_areas: bool = True) -> dict:
+    """Run one part in a worker: write its cells to Parquet, return a summary.
+
+    Returns
+    -------
+    dict with ``key``, ``unit``, ``mode``, ``cells`` (count), ``nodes``
+    (graph nodes), ``seconds``, ``peak_rss_mb`` (this worker process so far),
+    ``path`` (Parquet of the part's cells), ``snapped`` (facility_id ->
+    bool), ``areas`` (GeoDataFrame of the unit's own facilities' service
+    areas per circle and category).
+    """
+    t0 = time.perf_counter()
+    st = part.study
+    st.build_networks()
+    cells, fac, snaps = st.travel_times()
+    keep = [c for c in cells.columns if c.startswith(("t_", "in_", "missing_", "reachable_"))]
+    path = Path(out_dir) / f"cells_{part.key}.parquet"
+    pd.DataFrame(cells[keep]).assign(cell_id=cells["cell_id"].to_numpy()).to_parquet(path, index=False)
+    areas = _empty_areas(st.crs)
+    if service_areas and part.owned_facilities.any():
+        own = part.owned_facilities
+        areas = st.service_areas(fac[own], {k: s.subset(own) for k, s in snaps.items()})
+    col = f"snapped_{part.mode}"
+    net = st.networks[part.mode]
+    return {
+        "key": part.key,
+        "unit": part.unit,
+        "mode": part.mode,
+        "cells": int(len(cells)),
+        "nodes": int(net.graph.n_nodes),
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "path": str(path),
+        "snapped": dict(zip(fac["facility_id"].astype(str), fac[col].astype(bool))),
+        "areas": areas,
+    }
+
+
+def run_partitioned(
+    scenario: Scenario | str | Path,
+    out_dir: str | Path,
+    workers: int = 2,
+    scheduler: str | None = None,
+    by: str = "county",
+    service_areas: bool = True,
+    quiet: bool = False,
+) -> tuple[Study, Results, dict]:
+    """Run a study as partitions on dask.distributed and merge the results.
+
+    Parameters
+    ----------
+    scenario : Scenario or path
+    out_dir : path
+        Output folder; part files go to ``<out_dir>/parts``.
+    workers : int
+        Worker processes of the ``LocalCluster`` started when ``scheduler``
+        is None (one thread each: the routing kernels are single-threaded
+        per query).
+    scheduler : str, optional
+        Address of a running ``dask.distributed`` scheduler
+        (``tcp://host:8786``); its workers must see ``out_dir``.
+    by : {"county", "township"}
+    service_areas : bool
+    quiet : bool
+
+    Returns
+    -------
+    study : Study
+        The study as read by the coordinator (no graphs).
+    results : Results
+        Same contract as :meth:`Study.run` (``supply`` empty).
+    summary : dict
+        ``seconds``, ``peak_rss_mb`` (coordinator and workers), ``workers``
+        and ``parts`` (one dict per part without its data).
+    """
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise InputError("partitioned runs need dask.distributed: pip install 'access-planner[scale]'.") from None
+    t0 = time.perf_counter()
+    progress = Progress(quiet)
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    out = Path(out_dir)
+    (out / "parts").mkdir(parents=True, exist_ok=True)
+    study = Study.read(sc, quiet=quiet)
+    with progress.step(f"splitting by {by}"):
+        parts = partitions(study, by=by)
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                               dashboard_address=None, memory_limit=0)
+    client = Client(scheduler or cluster)
+    done: list[dict] = []
+    try:
+        # scatter: parts carry road tables, which should not travel inside the task graph
+        data = client.scatter(parts)
+        futures = [client.submit(run_part, d, str(out / "parts"), service_areas, key=f"part-{p.key}", pure=False)
+                   for p, d in zip(parts, data)]
+        del parts, data  # the cluster holds them now
+        for fut in progress.iter(as_completed(futures), f"parts ({len(futures)})", unit="part"):
+            done.append(fut.result())
+            fut.release()
+        worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+    with progress.step("merging parts"):
+        cells, fac = _merge(study, done)
+    timings = dict(study.timings)
+    tables = summarise(sc, study.crs, cells, fac, study.townships, timings, progress)
+    areas = _merge_areas(study.crs, [d.pop("areas") for d in done]) if service_areas else _empty_areas(study.crs)
+    results = Results(cells=cells, facilities=fac, service_areas=areas, supply=pd.DataFrame(), timings=timings,
+                      **tables)
+    seconds = time.perf_counter() - t0
+    coordinator = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    for d in done:
+        d.pop("snapped", None)
+    summary = {
+        "seconds": seconds,
+        "workers": len(worker_rss),
+        "peak_rss_mb": max([coordinator, *worker_rss.values()]),
+        "coordinator_rss_mb": coordinator,
+        "worker_rss_mb": list(worker_rss.values()),
+        "parts": sorted(done, key=lambda d: d["key"]),
+        "supply": "not computed in partitioned runs (needs demand across partition borders)",
+    }
+    results.timings["partitioned_total"] = seconds
+    return study, results, summary
+
+
+def _merge(study: Study, done: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The study's cells joined with every part's columns, in the study's cell order."""
+    by_mode: dict[str, list[pd.DataFrame]] = {}
+    for d in done:
+        by_mode.setdefault(d["mode"], []).append(pd.read_parquet(d["path"]))
+    cells = study.cells.copy()
+    index = pd.Index(cells["cell_id"].to_numpy())
+    for frames in by_mode.values():
+        df = pd.concat(frames, ignore_index=True).set_index("cell_id")
+        if not df.index.is_unique:
+            raise RuntimeError("partitions overlap: a cell was computed twice")
+        df = df.reindex(index)
+        for c in df.columns:
+            cells[c] = df[c].to_numpy()
+    fac = study.facilities.copy()
+    for mode in by_mode:
+        flags: dict[str, bool] = {}
+        for d in done:
+            if d["mode"] == mode:
+                flags.update(d["snapped"])
+        # <NA>: the facility lies beyond every part's reach, so it serves nobody here
+        fac[f"snapped_{mode}"] = pd.array([flags.get(f) for f in fac["facility_id"].astype(str)], dtype="boolean")
+    return cells, fac
+
+
+def _merge_areas(crs, frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty_areas(crs)
+    allf = pd.concat(frames, ignore_index=True)
+    rows = []
+    for (circle, cat), g in allf.groupby(["circle", "category"], sort=True):
+        rows.append({"circle": circle, "category": cat, "facilities": int(g["facilities"].sum()),
+                     "minutes": float(g["minutes"].iloc[0]), "geometry": shapely.union_all(g.geometry.values)})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+
+
+def default_workers() -> int:
+    """Worker processes for ``--workers`` when not given: the machine's cores."""
+    return max(1, os.cpu_count() or 1)
