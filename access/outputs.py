@@ -71,6 +71,10 @@ def write_outputs(study, results, out: Path, lang: str = "zh", offline: bool = F
         p = out / "supply_township.csv"
         results.supply.to_csv(p, index=False, encoding="utf-8-sig")
         files.append(p)
+    if getattr(results, "proposed", None) is not None and len(results.proposed):
+        p = out / "proposed_sites.gpkg"
+        _gpkg(results.proposed, p, "proposed_sites")
+        files.append(p)
     p = out / "gaps.gpkg"
     _gpkg(results.gaps, p, "gaps")
     files.append(p)

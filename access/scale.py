@@ -116,6 +116,7 @@ def partitions(study: Study, by: str = "county") -> list[Part]:
                 accounts=[],
                 timings={},
                 quiet=True,
+                memo={},
             )
             parts.append(Part(key=f"{unit}-{m}", unit=str(unit), mode=m, study=part,
                               owned_facilities=(owner[keep_f] == unit)))

@@ -72,6 +72,8 @@ class Results:
         Floating-catchment supply per 1,000 people per township and target.
     timings : dict[str, float]
         Seconds per step.
+    proposed : GeoDataFrame or None
+        New sites from :func:`access.siting.propose.propose_sites`.
     """
 
     cells: gpd.GeoDataFrame
@@ -84,6 +86,7 @@ class Results:
     equity: pd.DataFrame
     supply: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    proposed: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -105,6 +108,9 @@ class Study:
     accounts: list[Account]
     timings: dict[str, float] = field(default_factory=dict)
     quiet: bool = False
+    #: results per (mode, category, facility fingerprint), shared with variants
+    #: so a what-if recomputes only the categories whose facilities changed
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ load
     @classmethod
@@ -235,7 +241,11 @@ class Study:
                 graph = build_mod.build_graph(self.edges, mode, self.crs)
                 snap = snap_mod.snap_points(xy, graph, self.edges, mode, max_dist_m=scenario.snap_max_m)
                 networks[name] = Network(mode=mode, graph=graph, cells=snap)
-        return replace(self, scenario=scenario, facilities=fac.reset_index(drop=True), networks=networks, timings={})
+        memo = self.memo
+        if modes:  # cached times of a changed mode are stale
+            memo = {k: v for k, v in memo.items() if k[1] not in modes}
+        return replace(self, scenario=scenario, facilities=fac.reset_index(drop=True), networks=networks,
+                       timings={}, memo=memo)
 
     # ------------------------------------------------------------------- run
     def run(self, service_areas: bool = True) -> Results:
@@ -243,7 +253,7 @@ class Study:
         timings: dict[str, float] = {}
         progress = Progress(self.quiet)
         cells, fac, fac_snaps = self.travel_times(timings)
-        tables = summarise(self.scenario, self.crs, cells, fac, self.townships, timings, progress)
+        tables = summarise(self.scenario, self.crs, cells, fac, self.townships, timings, progress, self.memo)
         areas = _empty_areas(self.crs)
         if service_areas:
             with _timer(timings, "service_areas"):
@@ -304,11 +314,15 @@ class Study:
             for cat in progress.iter(sorted(cats), f"routing {name}", unit="category"):
                 with _timer(timings, f"nearest_{name}"):
                     mask = (fac["category"] == cat).to_numpy()
-                    t = np.full(len(cells), np.nan)
-                    if mask.any():
-                        sec, _ = queries.nearest(net.graph, net.cells, fac_snaps[name].subset(mask), limit, penalty)
-                        t = np.where(np.isfinite(sec), sec, np.nan)
-                    cells[f"t_{name}_{cat}"] = t
+                    key = ("nearest", name, cat, limit, _fingerprint(fac[mask]))
+                    if key not in self.memo:
+                        t = np.full(len(cells), np.nan)
+                        if mask.any():
+                            sec, _ = queries.nearest(net.graph, net.cells, fac_snaps[name].subset(mask), limit,
+                                                     penalty)
+                            t = np.where(np.isfinite(sec), sec, np.nan)
+                        self.memo[key] = t
+                    cells[f"t_{name}_{cat}"] = self.memo[key]
         with _timer(timings, "circles"):
             cells = cells.join(circles_mod.evaluate_circles(cells, sc.circles, sc.modes))
         return cells, fac, fac_snaps
@@ -325,6 +339,10 @@ class Study:
                 mask = (fac["category"] == cat).to_numpy() & fac_snaps[circle.mode].ok
                 if not mask.any():
                     continue
+                key = ("area", circle.mode, cat, limit, _fingerprint(fac[mask]))
+                if key in self.memo:
+                    out.append(self.memo[key].assign(circle=circle.name))
+                    continue
                 # one search from all facilities of the category: its area is the
                 # union of theirs, at the cost of a single Dijkstra
                 node_times = _nearest_node_times(net.graph, fac_snaps[circle.mode].subset(mask), limit - penalty)
@@ -333,9 +351,10 @@ class Study:
                 areas = service_areas(net.graph, self.edges.lines(self.crs), node_times, limit - penalty,
                                       buffer_m=50.0, resolution_m=25.0, crs=self.crs)
                 if len(areas):
-                    out.append(gpd.GeoDataFrame({"circle": [circle.name], "category": [cat],
-                                                 "facilities": [int(mask.sum())], "minutes": [limit / 60.0]},
-                                                geometry=[dissolve(areas)], crs=self.crs))
+                    self.memo[key] = gpd.GeoDataFrame(
+                        {"circle": [circle.name], "category": [cat], "facilities": [int(mask.sum())],
+                         "minutes": [limit / 60.0]}, geometry=[dissolve(areas)], crs=self.crs)
+                    out.append(self.memo[key])
         if not out:
             return _empty_areas(self.crs)
         return gpd.GeoDataFrame(pd.concat(out, ignore_index=True), crs=self.crs)
@@ -347,13 +366,17 @@ class Study:
             net = self.networks[target.mode]
             mask = fac["category"].isin(target.categories).to_numpy() & fac_snaps[target.mode].ok
             limit = target.minutes * 60.0
-            per_1000 = np.zeros(len(cells))
-            if mask.any():
+            key = ("supply", target.name, target.mode, limit, target.capacity_column, _fingerprint(fac[mask]))
+            per_1000 = self.memo.get(key)
+            if per_1000 is None and not mask.any():
+                per_1000 = np.zeros(len(cells))
+            if per_1000 is None:
                 table = queries.catchments(net.graph, fac_snaps[target.mode].subset(mask), net.cells, limit,
                                            net.mode.penalty_min * 60.0)
                 capacity = pd.to_numeric(fac.loc[mask, target.capacity_column], errors="coerce").fillna(0.0)
                 per_1000 = fca_mod.two_step(table, capacity.to_numpy(float), cells["population"].to_numpy(float),
                                             limit, per=1000.0)
+                self.memo[key] = per_1000
             cells[f"supply_{target.name}_per_1000"] = per_1000
             tw = fca_mod.by_township(per_1000, cells["population"].to_numpy(float), cells["township"].to_numpy())
             tw = tw.rename(columns={"value": "per_1000"})
@@ -371,7 +394,7 @@ class Study:
 # ---------------------------------------------------------------- helpers
 def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
               townships: gpd.GeoDataFrame | None, timings: dict[str, float] | None = None,
-              progress: Progress | None = None) -> dict:
+              progress: Progress | None = None, memo: dict | None = None) -> dict:
     """Coverage tables, gaps, township rules and equity from per-cell results.
 
     Works on the cells of a whole study, whether computed in one process or
@@ -389,7 +412,17 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
         cov_c = units_mod.coverage_table(cells, sc.circles, level="county", modes=sc.modes)
     with _timer(timings, "gaps"), progress.step("finding gaps"):
         cell_size = _cell_size(cells)
-        parts = [gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes) for c in sc.circles]
+        parts = []
+        for c in sc.circles:
+            # a variant that leaves a circle's times alone leaves its gaps alone
+            key = ("gaps", repr(c), cell_size, _columns_hash(cells, [f"t_{c.name}", f"in_{c.name}"]))
+            if memo is None or key not in memo:
+                gaps_c = gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes)
+                if memo is None:
+                    parts.append(gaps_c)
+                    continue
+                memo[key] = gaps_c
+            parts.append(memo[key])
         parts = [p for p in parts if len(p)]
         gaps = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
                 if parts else gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=crs))
@@ -398,6 +431,17 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
         equity = equity_mod.equity_table(cells, sc.circles, groups="county", modes=sc.modes)
     return {"coverage_township": cov_t, "coverage_county": cov_c, "gaps": gaps, "rule_failures": rules,
             "equity": equity}
+
+
+def _columns_hash(df: pd.DataFrame, columns: list[str]) -> int:
+    return hash(tuple(np.ascontiguousarray(df[c].to_numpy()).tobytes() for c in columns if c in df))
+
+
+def _fingerprint(fac: pd.DataFrame) -> int:
+    """Hash of facility ids and positions: equal sets give equal cached results."""
+    xy = np.column_stack([fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()]).round(3)
+    cap = pd.to_numeric(fac["capacity"], errors="coerce").to_numpy(float) if "capacity" in fac else np.empty(0)
+    return hash((tuple(fac["facility_id"].astype(str)), xy.tobytes(), cap.tobytes()))
 
 
 def _empty_areas(crs) -> gpd.GeoDataFrame:

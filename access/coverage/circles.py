@@ -126,8 +126,11 @@ def evaluate_circles(times: pd.DataFrame, circles: Circle | Iterable[Circle],
         # Join the names of failing services per row; group identical patterns
         # so the string work is per pattern, not per cell.
         if len(t):
-            patt, inv = np.unique(~ok, axis=0, return_inverse=True)
-            names = np.array([",".join(services[p]) for p in patt], dtype=object)
+            # failing services as bits of one integer: unique on ints, not on rows
+            bits = (~ok).astype(np.int64) @ (np.int64(1) << np.arange(len(services), dtype=np.int64))
+            codes, inv = np.unique(bits, return_inverse=True)
+            names = np.array([",".join(services[(int(b) >> np.arange(len(services))) & 1 == 1]) for b in codes],
+                             dtype=object)
             cols[f"missing_{c.name}"] = names[np.asarray(inv).ravel()]
         else:
             cols[f"missing_{c.name}"] = np.array([], dtype=object)

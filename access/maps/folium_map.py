@@ -817,13 +817,15 @@ def write_maps(study, results, out, *, lang: str | None = None, offline: bool = 
     synthetic = bool(getattr(sc, "synthetic", False))
     files, entries = [], []
 
-    def one(tw, fa, gp, ar, stem: str, title: str) -> None:
-        m = coverage_map(tw, circles, fa, gp, ar, title=title, lang=lang, synthetic=synthetic)
+    proposed = getattr(results, "proposed", None)
+
+    def one(tw, fa, gp, ar, stem: str, title: str, pr=None) -> None:
+        m = coverage_map(tw, circles, fa, gp, ar, pr, title=title, lang=lang, synthetic=synthetic)
         files.append(save_map(m, out / f"{stem}.html"))
         if offline:
             files.append(save_map(m, out / f"{stem}_offline.html", offline=True))
 
-    one(twp, fac, gaps, areas, "map", sc.name)
+    one(twp, fac, gaps, areas, "map", sc.name, proposed)
     entries.append((f"{sc.name} · {L.ui('study_map', lang)}", "map.html", f"{len(twp)} {L.ui('township', lang)}"))
     counties = study.counties
     if counties is not None and len(counties) > 1 and "county" in twp.columns and "code" in counties.columns:
@@ -838,7 +840,8 @@ def write_maps(study, results, out, *, lang: str | None = None, offline: bool = 
             asub = areas.clip(shape) if areas is not None else None
             name = str(c.get("name", code))
             stem = "map_" + "".join(ch if ch.isalnum() else "_" for ch in code)
-            one(sub, fsub, gsub, asub, stem, f"{sc.name} · {name}")
+            psub = proposed[proposed.geometry.within(shape)] if proposed is not None else None
+            one(sub, fsub, gsub, asub, stem, f"{sc.name} · {name}", psub)
             entries.append((name, f"{stem}.html", f"{len(sub)} {L.ui('township', lang)}"))
     files.append(index_page(entries, out / "index.html", title=sc.name, lang=lang, synthetic=synthetic))
     return files

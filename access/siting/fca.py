@@ -28,7 +28,13 @@ supply per 1,000 persons. Cells reaching no facility get 0, never NaN. A
 facility whose catchment holds no demand serves nobody: its ratio is 0.
 The threshold is inclusive (``t <= d0``), as in PySAL ``access``.
 
-All work is ``np.bincount`` over the pair arrays: O(pairs) time and memory.
+All work is O(pairs) time. With no weight or with the weights built by
+:func:`gaussian_weight` / :func:`step_weight`, :func:`cumulative` and
+:func:`two_step` (hence :func:`enhanced_two_step` and
+:func:`gaussian_two_step`) run as one compiled pass per step over the
+table's own arrays: no temporary per-pair arrays, sums in float64 in table
+order (the same order as ``np.bincount``). Any other weight function, and
+:func:`three_step`, use ``np.bincount`` over the pair arrays.
 """
 
 from __future__ import annotations
@@ -37,10 +43,18 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from access.errors import InputError
 
 Weight = Callable[[np.ndarray], np.ndarray]
+
+# compiled weight kinds (see _kernel_weight); a weight function built here
+# carries ``kernel = (kind, d0, breaks, values)`` so the compiled passes can
+# evaluate it per pair instead of materialising a weight array
+_ONE, _GAUSS, _STEP = 0, 1, 2
+_NO_BREAKS = np.empty(0, dtype=np.float64)
+_E_HALF = float(np.exp(-0.5))
 
 #: Luo & Qi (2009) zones, seconds (upper bounds, inclusive) and weights.
 LUO_QI_BREAKS_S = (600.0, 1200.0, 1800.0)
@@ -81,6 +95,7 @@ def step_weight(breaks_s: Sequence[float], weights: Sequence[float]) -> Weight:
         return table[np.searchsorted(b, np.asarray(seconds, dtype=np.float64), side="left")]
 
     weight.max_s = float(b[-1])  # type: ignore[attr-defined]
+    weight.kernel = (_STEP, 0.0, b.copy(), table.copy())  # type: ignore[attr-defined]
     return weight
 
 
@@ -110,6 +125,7 @@ def gaussian_weight(d0_s: float) -> Weight:
         return g
 
     weight.max_s = d0  # type: ignore[attr-defined]
+    weight.kernel = (_GAUSS, d0, _NO_BREAKS, _NO_BREAKS)  # type: ignore[attr-defined]
     return weight
 
 
@@ -227,7 +243,12 @@ def cumulative(table: pd.DataFrame, supply, n_cells: int, threshold_s: float | N
         Sum of (weighted) supply within the threshold.
     """
     s = _vector(supply, "supply")
-    f, c, t = _pairs(table, len(s), int(n_cells), _threshold(threshold_s, weight))
+    thr = _threshold(threshold_s, weight)
+    fast = _fast_pairs(table, len(s), int(n_cells), weight)
+    if fast is not None:
+        return _cumulative_k(*fast, s, int(n_cells), np.inf if thr is None else float(thr),
+                             *_kernel_spec(weight))
+    f, c, t = _pairs(table, len(s), int(n_cells), thr)
     w = _weights(weight, t)
     v = s[f] if w is None else s[f] * w
     return np.bincount(c, weights=v, minlength=int(n_cells)).astype(np.float64)
@@ -260,7 +281,13 @@ def two_step(table: pd.DataFrame, supply, demand, threshold_s: float | None = No
     """
     s = _vector(supply, "supply")
     p = _vector(demand, "demand")
-    f, c, t = _pairs(table, len(s), len(p), _threshold(threshold_s, weight))
+    thr = _threshold(threshold_s, weight)
+    fast = _fast_pairs(table, len(s), len(p), weight)
+    if fast is not None:
+        out = _two_step_k(*fast, s, p, np.inf if thr is None else float(thr), *_kernel_spec(weight))
+        out *= float(per)
+        return out
+    f, c, t = _pairs(table, len(s), len(p), thr)
     w = _weights(weight, t)
     wp = p[c] if w is None else p[c] * w
     r = _ratio(s, np.bincount(f, weights=wp, minlength=len(s)))
@@ -326,6 +353,98 @@ def three_step(table: pd.DataFrame, supply, demand, threshold_s: float | None = 
     gw = g * w
     r = _ratio(s, np.bincount(f, weights=gw * p[c], minlength=len(s)))
     return np.bincount(c, weights=gw * r[f], minlength=len(p)) * float(per)
+
+
+# ------------------------------------------------------------------ compiled passes
+def _kernel_spec(weight: Weight | None):
+    if weight is None:
+        return (_ONE, 0.0, _NO_BREAKS, _NO_BREAKS)
+    return weight.kernel  # type: ignore[attr-defined]
+
+
+def _fast_pairs(table, n_fac: int, n_cells: int, weight: Weight | None):
+    """The table's (facility, cell, seconds) arrays, uncopied, when the compiled
+    passes apply (known weight, integer ids, every row valid); else None and
+    the caller takes the general path, which also words any error."""
+    if weight is not None and getattr(weight, "kernel", None) is None:
+        return None
+    if not isinstance(table, pd.DataFrame) or not {"facility", "cell", "seconds"} <= set(table.columns):
+        return None
+    f = table["facility"].to_numpy()
+    c = table["cell"].to_numpy()
+    t = table["seconds"].to_numpy(dtype=np.float64)
+    if not (np.issubdtype(f.dtype, np.integer) and np.issubdtype(c.dtype, np.integer)):
+        return None
+    if not _valid_k(f, c, t, n_fac, n_cells):
+        return None
+    return f, c, t
+
+
+@njit(cache=True, nogil=True)
+def _valid_k(f, c, t, n_fac, n_cells):
+    for k in range(len(f)):
+        if f[k] < 0 or f[k] >= n_fac or c[k] < 0 or c[k] >= n_cells or not t[k] >= 0.0:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _kernel_weight(kind, t, d0, breaks, values):
+    """One weight, the same arithmetic as the numpy weight functions."""
+    if kind == _ONE:
+        return 1.0
+    if kind == _GAUSS:
+        if t > d0:
+            return 0.0
+        g = t * (1.0 / d0)
+        g *= g
+        g *= -0.5
+        g = np.exp(g)
+        g -= _E_HALF
+        g *= 1.0 / (1.0 - _E_HALF)
+        return g
+    i = 0  # step: first zone whose upper bound is >= t (searchsorted 'left')
+    while i < len(breaks) and breaks[i] < t:
+        i += 1
+    return values[i]
+
+
+@njit(cache=True, nogil=True)
+def _cumulative_k(f, c, t, s, n_cells, thr, kind, d0, breaks, values):
+    out = np.zeros(n_cells)
+    for k in range(len(f)):
+        tk = t[k]
+        if tk <= thr:
+            if kind == _ONE:
+                out[c[k]] += s[f[k]]
+            else:
+                out[c[k]] += s[f[k]] * _kernel_weight(kind, tk, d0, breaks, values)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _two_step_k(f, c, t, s, p, thr, kind, d0, breaks, values):
+    dem = np.zeros(len(s))
+    for k in range(len(f)):
+        tk = t[k]
+        if tk <= thr:
+            if kind == _ONE:
+                dem[f[k]] += p[c[k]]
+            else:
+                dem[f[k]] += p[c[k]] * _kernel_weight(kind, tk, d0, breaks, values)
+    r = np.zeros(len(s))
+    for j in range(len(s)):
+        if dem[j] > 0.0:  # a facility with nobody in its catchment serves nobody
+            r[j] = s[j] / dem[j]
+    out = np.zeros(len(p))
+    for k in range(len(f)):
+        tk = t[k]
+        if tk <= thr:
+            if kind == _ONE:
+                out[c[k]] += r[f[k]]
+            else:
+                out[c[k]] += r[f[k]] * _kernel_weight(kind, tk, d0, breaks, values)
+    return out
 
 
 def _ratio(supply: np.ndarray, demand: np.ndarray) -> np.ndarray:
