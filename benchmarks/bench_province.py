@@ -16,8 +16,9 @@ circle flags are compared with the partitioned run of the same province.
 ``--worker-sweep 0`` or ``--single 0`` skips that step.
 
 Every run is a fresh Python process (``--_child``), so import caches and
-memory do not carry over. Memory is sampled every 0.2 s with psutil (or
-/proc when psutil is missing): the peak of the summed RSS of the run's
+memory do not carry over; a run is stopped (its own process group only)
+when the machine's available memory falls below ``--min-free-mb``. Memory
+is sampled every 0.2 s with psutil (or /proc when psutil is missing): the peak of the summed RSS of the run's
 process and all its descendants (coordinator + dask nanny + workers), the
 coordinator's own peak, and the largest ``ru_maxrss`` of any process.
 
@@ -35,6 +36,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -210,6 +212,17 @@ def child(kind: str, scenario: str, out: str, workers: int, service_areas: bool,
     return rec
 
 
+def _available_mb() -> float | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
 def run_child(kind: str, scenario: Path, out: Path, workers: int, a, save_cells: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     res = out / "child.json"
@@ -224,12 +237,25 @@ def run_child(kind: str, scenario: Path, out: Path, workers: int, a, save_cells:
         cmd.append("--quiet")
     print(f"\n$ {' '.join(cmd)}", flush=True)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd)
+    # own session: on low memory only this run's process group is stopped
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    killed = None
+    while proc.poll() is None:
+        try:
+            proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        avail = _available_mb()
+        if proc.poll() is None and avail is not None and avail < a.min_free_mb:
+            killed = f"stopped: machine memory available {avail:,.0f} MB < --min-free-mb {a.min_free_mb:,.0f}"
+            print(f"!! {killed}", flush=True)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     wall = time.perf_counter() - t0
     if proc.returncode != 0 or not res.exists():
         print(f"!! {kind} run of {scenario} failed (exit {proc.returncode}) after {wall:.0f} s", flush=True)
         return {"kind": kind, "scenario": str(scenario), "workers": workers, "failed": True,
-                "exit": proc.returncode, "wall_seconds": wall}
+                "exit": proc.returncode, "wall_seconds": wall, "reason": killed}
     rec = json.loads(res.read_text())
     rec["wall_seconds"] = wall
     return rec
@@ -281,7 +307,8 @@ def report_run(rec: dict, gen: dict) -> None:
     print(f"\n== {rec['kind']} run, {s['counties']} counties ({s['nodes']:,} OSM nodes, "
           f"{s['raster']['cells_populated']:,} populated cells), {rec['workers']} worker(s)")
     if rec.get("failed"):
-        print(f"   FAILED (exit {rec['exit']}) after {rec['wall_seconds']:.0f} s")
+        print(f"   FAILED (exit {rec['exit']}) after {rec['wall_seconds']:.0f} s"
+              + (f"; {rec['reason']}" if rec.get("reason") else ""))
         return
     print(f"   total {rec['seconds']:.1f} s ({rec['seconds'] / 60:.1f} min); process wall {rec['wall_seconds']:.1f} s"
           + (f"; summary['seconds'] {rec['summary_seconds']:.1f}" if "summary_seconds" in rec else ""))
@@ -362,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "out" / "province_bench")
     ap.add_argument("--no-service-areas", action="store_true")
     ap.add_argument("--quiet", action="store_true", help="hide the runs' progress bars")
+    ap.add_argument("--min-free-mb", type=float, default=1536,
+                    help="stop a run when the machine's available memory falls below this (default 1536)")
     ap.add_argument("--_child", nargs=4, metavar=("KIND", "SCENARIO", "OUT", "WORKERS"), help=argparse.SUPPRESS)
     ap.add_argument("--_save-cells", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)

@@ -543,7 +543,7 @@ def print_summary(man: dict, out: Path) -> None:
     print(f"  facilities {s['facilities']:,} ({s['facilities_extra_branches']} extra branch sites) in "
           f"{len(s['facilities_by_category'])} categories:")
     print("   " + ", ".join(f"{k} {v:,}" for k, v in s["facilities_by_category"].items()))
-    print(f"  files MB: " + ", ".join(f"{k} {v}" for k, v in s["files_mb"].items()))
+    print("  files MB: " + ", ".join(f"{k} {v}" for k, v in s["files_mb"].items()))
     print(f"  generation {sec['total']} s (counties {sec['counties']} s on 2 processes, sum of per-county "
           f"synth {sec['county_generate_sum']} s; links {sec['links']} s; pbf {sec['pbf']} s; tif {sec['tif']} s)")
 

@@ -34,12 +34,12 @@ class Comparison:
     def summary(self) -> pd.DataFrame:
         """Persons newly covered and newly uncovered per circle."""
         c = self.cells
-        out = (c.pivot_table(index="circle", columns="change", values="population", aggfunc="sum", fill_value=0.0)
-               if len(c) else pd.DataFrame())
-        for col in ("newly_covered", "newly_uncovered"):
-            if col not in out:
-                out[col] = 0.0
-        out = out[["newly_covered", "newly_uncovered"]]
+        out = pd.DataFrame(0.0, index=pd.Index(self.townships["circle"].unique(), name="circle"),
+                           columns=["newly_covered", "newly_uncovered"])
+        if len(c):
+            got = c.groupby(["circle", "change"])["population"].sum()
+            for (circle, change), v in got.items():
+                out.loc[circle, change] = v
         out["net"] = out["newly_covered"] - out["newly_uncovered"]
         return out.reset_index()
 

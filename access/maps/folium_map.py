@@ -719,6 +719,49 @@ def coverage_map(
     return m
 
 
+def change_map(study, after, comparison, circle: str, *, lang: str = "zh", cell_size_m: float = 100.0) -> folium.Map:
+    """Map of a scenario's effect on one circle.
+
+    The scenario's coverage map (township shares after the change,
+    facilities, proposed sites) with two extra layers: cells newly inside
+    the circle (green) and newly outside it (red), drawn as grid squares.
+
+    Parameters
+    ----------
+    study : Study
+        The variant.
+    after : Results
+        The variant's run.
+    comparison : Comparison
+        :func:`access.coverage.compare.compare` of the base run and ``after``.
+    circle : str
+    lang : {"zh", "en"}
+    cell_size_m : float
+        Side of the drawn squares, metres (the population grid spacing).
+    """
+    circles = [c for c in study.scenario.circles if c.name == circle]
+    if not circles:
+        raise InputError(f"circle {circle!r} is not in this study.")
+    twp = township_layer(study, after)
+    m = coverage_map(twp, circles, after.facilities, proposed=getattr(after, "proposed", None),
+                     title=f"{study.scenario.name} · {L.ui('change', lang)}", lang=lang,
+                     synthetic=bool(getattr(study.scenario, "synthetic", False)))
+    cells = comparison.cells[comparison.cells["circle"] == circle]
+    for kind, colour in (("newly_covered", "#1a9850"), ("newly_uncovered", "#d73027")):
+        sub = cells[cells["change"] == kind]
+        if not len(sub):
+            continue
+        squares = shapely.union_all(sub.geometry.buffer(cell_size_m / 2, cap_style="square").values)
+        shape = gpd.GeoSeries([squares], crs=cells.crs).to_crs(4326)
+        persons = float(sub["population"].sum())
+        group = folium.FeatureGroup(name=esc(f"{L.ui(kind, lang)}: {_fmt_persons(persons, lang)}"), show=True)
+        folium.GeoJson(shapely.geometry.mapping(shape.iloc[0]),
+                       style_function=lambda f, c=colour: {"fillColor": c, "color": c, "weight": 0.5,
+                                                           "fillOpacity": 0.6}).add_to(group)
+        group.add_to(m)
+    return m
+
+
 # --------------------------------------------------------------------------
 # pipeline adapter (called by access.outputs)
 # --------------------------------------------------------------------------
