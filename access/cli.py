@@ -50,6 +50,26 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--offline", action="store_true", help="also write self-contained maps")
     common(demo)
 
+    fetch = sub.add_parser("fetch", help="download real data (needs a network connection)")
+    fsub = fetch.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    g = fsub.add_parser("geofabrik", help="a Chinese province's OSM extract from Geofabrik (resumable, md5-checked)")
+    g.add_argument("province", help="province name: 福建, Fujian, fujian, or its adcode prefix 35")
+    g.add_argument("--cache", type=Path, help="download folder (default ~/.cache/access-planner)")
+    common(g)
+    w = fsub.add_parser("worldpop", help="a WorldPop population raster, optionally clipped to a boundary")
+    w.add_argument("--iso3", default="CHN", help="country code (default CHN)")
+    w.add_argument("--year", type=int, default=2020)
+    w.add_argument("--variant", default="100m", help="100m | 100m_unadj | 1km | 1km_unadj | constrained")
+    w.add_argument("--clip", type=Path, help="boundary file to clip to (GeoJSON/GeoPackage)")
+    w.add_argument("--out", type=Path, help="clipped GeoTIFF to write (with --clip)")
+    w.add_argument("--cache", type=Path, help="download folder (default ~/.cache/access-planner)")
+    common(w)
+    o = fsub.add_parser("overpass", help="a small area's roads through osmnx/Overpass, saved as GraphML")
+    o.add_argument("bbox", help="west,south,east,north in degrees (WGS84)")
+    o.add_argument("out", type=Path, help="GraphML file to write")
+    o.add_argument("--network-type", default="all", help="osmnx network type (default all)")
+    common(o)
+
     val = sub.add_parser("validate", help="check a scenario and its inputs without computing")
     val.add_argument("scenario", type=Path, help="scenario file (.toml)")
     common(val)
@@ -63,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args)
+        if args.command == "fetch":
+            return _fetch(args)
         if args.command == "demo":
             return _run(_demo_scenario(args.out), args)
         return _run(args.scenario, args)
@@ -83,6 +105,31 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _fetch(args) -> int:
+    from access.sources import download as dl
+
+    progress = not args.quiet
+    if args.source == "geofabrik":
+        path = dl.geofabrik_extract(args.province, args.cache, progress=progress)
+    elif args.source == "worldpop":
+        path = dl.worldpop_raster(args.iso3, args.year, cache_dir=args.cache, variant=args.variant, progress=progress)
+        if args.clip:
+            import geopandas as gpd
+
+            out = args.out or path.with_name(path.stem + "_clip.tif")
+            path, _ = dl.clip_raster(path, gpd.read_file(args.clip), out, progress=progress)
+    else:
+        try:
+            bbox = tuple(float(v) for v in args.bbox.split(","))
+        except ValueError:
+            bbox = ()
+        if len(bbox) != 4:
+            raise InputError(f"bbox {args.bbox!r}: give west,south,east,north in degrees, e.g. 119.2,26.0,119.4,26.1")
+        path = dl.overpass_network(bbox, args.out, network_type=args.network_type, progress=progress)
+    print(path)
+    return 0
 
 
 def _validate(args) -> int:

@@ -122,3 +122,9 @@ def test_run_fails_with_one_paragraph(tmp_path):
     r = _access("run", str(tmp_path / "missing.toml"))
     assert r.returncode != 0
     assert "Traceback" not in r.stderr and "missing.toml" in r.stderr
+
+
+def test_fetch_rejects_a_bad_bbox_before_any_download():
+    r = _access("fetch", "overpass", "119.2,26.0", "out.graphml")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "west,south,east,north" in r.stderr
