@@ -519,15 +519,27 @@ def _categories_by_mode(circles: list[Circle]) -> dict[str, set[str]]:
     return out
 
 
-def _cell_size(cells: gpd.GeoDataFrame) -> float:
-    """Grid spacing of the population cells, metres (median neighbour distance)."""
+def _cell_size(cells: gpd.GeoDataFrame) -> tuple[float, float]:
+    """Grid spacing of the population cells along x and y, metres.
+
+    A lon/lat raster (WorldPop's 3 arc-seconds) is about 83 m by 93 m in a
+    projected CRS, so the two axes are measured apart: the median horizontal
+    and vertical steps between nearest neighbours.
+    """
     from scipy.spatial import cKDTree
 
     xy = np.column_stack([cells.geometry.x, cells.geometry.y])
     if len(xy) < 2:
-        return 100.0
-    d, _ = cKDTree(xy).query(xy[: min(len(xy), 5000)], k=2)
-    return float(np.median(d[:, 1]))
+        return 100.0, 100.0
+    sample = xy[:: max(1, len(xy) // 20000)]
+    _, idx = cKDTree(xy).query(sample, k=min(5, len(xy)))
+    d = xy[idx[:, 1:]] - sample[:, None, :]
+    ax, ay = np.abs(d[..., 0]).ravel(), np.abs(d[..., 1]).ravel()
+    horiz, vert = ax > 2 * ay, ay > 2 * ax
+    step = float(np.median(np.hypot(ax, ay)))
+    dx = float(np.median(ax[horiz])) if horiz.any() else step
+    dy = float(np.median(ay[vert])) if vert.any() else step
+    return dx, dy
 
 
 def _as_facilities(add, crs, existing_ids: set) -> gpd.GeoDataFrame:

@@ -380,8 +380,8 @@ def test_scenario(demo):
     assert "synthetic" in sc["study"]["name"]
     for key in ("network", "population", "facilities", "counties", "townships"):
         assert (demo / sc["inputs"][key]).exists()
-    assert [c["standard"] for c in sc["circles"]] == ["gb50180_15min", "gb50180_5min",
-                                                      "fujian_30min_medical", "elderly_15min"]
+    assert [c["standard"] for c in sc["circles"]] == ["fujian_30min_medical", "elderly_15min",
+                                                      "gb50180_15min", "gb50180_5min"]
     from access.coverage.standards import CIRCLES, TOWNSHIP_RULES
 
     assert all(c["standard"] in CIRCLES for c in sc["circles"])

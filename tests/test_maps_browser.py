@@ -26,6 +26,7 @@ from access.maps.folium_map import _gcj02_fallback, _to_display
 from access.maps.offline import VENDOR, VENDOR_JS
 
 from browser import Chromium, find_chromium, png_stats
+from pathlib import Path
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -431,3 +432,53 @@ def test_no_warnings_for_plain_inputs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build(xss=False)
+
+
+@pytest.fixture(scope="module")
+def demo_maps(tmp_path_factory):
+    """The real pipeline's maps: `access demo --offline` on the synthetic county."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("demo_maps")
+    r = subprocess.run([sys.executable, "-m", "access.cli", "demo", "--out", str(out), "--offline", "--quiet"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@needs_chromium
+@pytest.mark.browser
+@pytest.mark.parametrize("page", ["map.html", "map_offline.html"])
+def test_demo_run_maps_in_chromium(browser, demo_maps, page):
+    from access.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "data" / "demo" / "scenario.toml")
+    log = browser.open(demo_maps / page, settle=2.0)
+    assert log.js_errors == [], log.js_errors
+    state = browser.eval(_MAP_STATE)
+    for c in sc.circles:
+        assert L.circle_label(c, "zh") in state["overlays"]
+    # one gap layer per circle with gaps, named after it
+    gap_layers = [o for o in state["overlays"] if o.startswith("服务缺口：")]
+    assert "服务缺口：30分钟基层医疗服务圈" in gap_layers and len(gap_layers) <= len(sc.circles)
+    assert "公共服务设施" in state["overlays"]
+    assert state["tiles"] == 0 and state["bases"] == []  # synthetic: no real basemap under invented roads
+    assert "示范数据（合成）" in state["banner"]
+    assert state["clustered"] == 325  # every facility of the demo's CSV
+    # the designed island gap shows in a popup with its township name
+    popup = browser.eval(_OPEN_POPUP + "('海屿乡')", await_promise=True)
+    assert popup is not None and "海屿乡" in popup["text"] and popup["scripts"] == 0
+    std, colours = png_stats(browser.screenshot(demo_maps / f"{page}.png"))
+    assert std > 10 and colours > 20
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_demo_index_in_chromium(browser, demo_maps):
+    log = browser.open(demo_maps / "index.html")
+    assert log.js_errors == []
+    links = browser.eval("Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href'))")
+    assert "map.html" in links
+    std, _ = png_stats(browser.screenshot(demo_maps / "index.png"))
+    assert std > 5

@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 import shapely
 import shapely.geometry
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from access.coverage.circles import evaluate_circles
 from access.coverage.standards import Circle, TownshipRule
@@ -22,49 +20,55 @@ _GAP_COLUMNS = ["circle", "gap_id", "rank", "population", "cells", "missing", "t
                 "township_name", "t_median_s", "unreachable_population", "geometry"]
 
 
-def _grid_components(x: np.ndarray, y: np.ndarray, size: float):
-    """Grid indices and rook-contiguity component label of each point."""
-    x0, y0 = x.min(), y.min()
-    ix = np.rint((x - x0) / size).astype(np.int64)
-    iy = np.rint((y - y0) / size).astype(np.int64)
-    ny = int(iy.max()) + 3
-    key = (ix + 1) * ny + (iy + 1)  # +1: neighbours at -1 stay positive
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
-    rows, cols = [np.arange(len(x))], [np.arange(len(x))]
-    for d in (ny, 1):  # right neighbour, upper neighbour
-        pos = np.searchsorted(skey, key + d)
-        pos = np.minimum(pos, len(skey) - 1)
-        hit = skey[pos] == key + d
-        rows.append(np.flatnonzero(hit))
-        cols.append(order[pos[hit]])
-    # cells that fall on the same grid square (irregular grids) are joined too
-    dup = np.flatnonzero(skey[1:] == skey[:-1])
-    rows.append(order[dup])
-    cols.append(order[dup + 1])
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    adj = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(len(x), len(x)))
-    _, label = connected_components(adj, directed=False)
-    return ix, iy, x0, y0, label
+def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float):
+    """Gap areas of cells drawn as dx-by-dy squares on a fine raster.
 
+    Each cell paints the pixels whose centres fall in its square (grown by
+    10 % of the spacing, so that the rows of a reprojected lon/lat grid,
+    tilted by the meridian convergence, still touch, while diagonal
+    neighbours, a quarter of the spacing away from the nearest pixel centre,
+    never do). Rook-contiguous cells share painted pixels; the painted raster
+    is labelled (4-connectivity) and traced into polygons in one pass.
 
-def _label_polygons(ix, iy, x0, y0, size, label, n_label) -> np.ndarray:
-    """Union of each label's grid squares, by polygonising a label raster.
-
-    Equal to ``union_all`` of the squares but linear in the number of cells
-    (``rasterio.features.shapes`` traces all outlines in one pass).
+    Returns
+    -------
+    label : ndarray of int64, shape (n,)
+        Gap number of each cell (0..n_gap-1).
+    polygons : ndarray of object, shape (n_gap,)
     """
     from rasterio.features import shapes
     from rasterio.transform import Affine
+    from scipy import ndimage
 
-    nx_, ny_ = int(ix.max()) + 1, int(iy.max()) + 1
-    grid = np.zeros((ny_, nx_), dtype=np.int32)
-    grid[ny_ - 1 - iy, ix] = label + 1
-    transform = Affine(size, 0.0, x0 - size / 2, 0.0, -size, y0 + (ny_ - 0.5) * size)
-    parts: list[list] = [[] for _ in range(n_label)]
-    for geom, value in shapes(grid, mask=grid > 0, connectivity=4, transform=transform):
-        parts[int(value) - 1].append(shapely.geometry.shape(geom))
-    return np.array([p[0] if len(p) == 1 else shapely.union_all(p) for p in parts], dtype=object)
+    res = min(dx, dy) / 2.0
+    pad = 0.1 * min(dx, dy)
+    x0, y1 = x.min() - dx, y.max() + dy
+    ncol = int(np.ceil((x.max() + dx - x0) / res)) + 1
+    nrow = int(np.ceil((y1 - (y.min() - dy)) / res)) + 1
+    # pixel j has centre x0 + (j + 0.5) res; row i has centre y1 - (i + 0.5) res
+    j0 = np.ceil((x - dx / 2 - pad - x0) / res - 0.5).astype(np.int64)
+    j1 = np.floor((x + dx / 2 + pad - x0) / res - 0.5).astype(np.int64)
+    i0 = np.ceil((y1 - (y + dy / 2 + pad)) / res - 0.5).astype(np.int64)
+    i1 = np.floor((y1 - (y - dy / 2 - pad)) / res - 0.5).astype(np.int64)
+    mask = np.zeros((nrow, ncol), dtype=bool)
+    for a in range(int((j1 - j0).max()) + 1):
+        for b in range(int((i1 - i0).max()) + 1):
+            ok = (j0 + a <= j1) & (i0 + b <= i1)
+            mask[(i0 + b)[ok], (j0 + a)[ok]] = True
+    labels, n = ndimage.label(mask)  # default structure: 4-connectivity
+    ic = np.clip(np.floor((y1 - y) / res).astype(np.int64), 0, nrow - 1)
+    jc = np.clip(np.floor((x - x0) / res).astype(np.int64), 0, ncol - 1)
+    lab = labels[ic, jc].astype(np.int64)
+    # renumber to the labels cells actually hold, in order of first appearance
+    used, label = np.unique(lab, return_inverse=True)
+    transform = Affine(res, 0.0, x0, 0.0, -res, y1)
+    parts: list[list] = [[] for _ in range(len(used))]
+    pos = {int(u): k for k, u in enumerate(used)}
+    keep = np.isin(labels, used)
+    for geom, value in shapes(labels.astype(np.int32), mask=keep, connectivity=4, transform=transform):
+        parts[pos[int(value)]].append(shapely.geometry.shape(geom))
+    polys = np.array([p[0] if len(p) == 1 else shapely.union_all(p) for p in parts], dtype=object)
+    return np.asarray(label).ravel(), polys
 
 
 def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
@@ -81,9 +85,10 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
         ``township``/``township_name`` and ``reachable_<mode>`` are used when
         present.
     circle : Circle
-    cell_size_m : float
-        Grid spacing of the cells, metres; each cell is drawn as a square of
-        this side centred on its point.
+    cell_size_m : float or (float, float)
+        Grid spacing of the cells, metres, or (dx, dy) when the spacing
+        differs by axis (a lon/lat raster in a projected CRS); each cell is
+        drawn as a dx-by-dy rectangle centred on its point.
     results : DataFrame, optional
         ``evaluate_circles`` output indexed like ``cells``.
     modes : dict, optional
@@ -103,13 +108,14 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
     Notes
     -----
     Underserved = population > 0 and not ``in_<circle>`` (unreachable cells
-    included). Two cells are contiguous when their squares share an edge
-    (rook). Cells are placed on the grid by rounding to ``cell_size_m``; on a
-    grid that is not regular in the study CRS (a reprojected raster) a few
-    neighbours may not touch.
+    included). Two cells are contiguous when their rectangles share an edge
+    (rook), not a corner. Polygons are traced on a raster of half the cell
+    spacing: exact for a regular grid, within half a spacing otherwise.
     """
-    if not (np.isfinite(cell_size_m) and cell_size_m > 0):
-        raise InputError(f"cell_size_m = {cell_size_m}: give the cell spacing in metres (> 0).")
+    dx, dy = (cell_size_m, cell_size_m) if np.isscalar(cell_size_m) else tuple(cell_size_m)
+    if not all(np.isfinite(v) and v > 0 for v in (dx, dy)):
+        raise InputError(f"cell_size_m = {cell_size_m}: give the cell spacing in metres (> 0), "
+                         "or (dx, dy) for a grid with different spacings.")
     if "population" not in cells.columns:
         raise InputError("cells: column 'population' is missing; give persons per cell.")
     df = cells
@@ -136,11 +142,9 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
         bad = sub.index[np.isnan(x)][0]
         raise InputError(f"cells: row {bad} has an empty or non-point geometry; give one "
                          "point per cell.")
-    ix, iy, x0, y0, label = _grid_components(x, y, float(cell_size_m))
+    label, geoms = _paint_components(x, y, float(dx), float(dy))
     w = pop[under]
-    n_gap = int(label.max()) + 1
-
-    geoms = _label_polygons(ix, iy, x0, y0, float(cell_size_m), label, n_gap)
+    n_gap = len(geoms)
 
     gpop = np.bincount(label, weights=w, minlength=n_gap)
     ok = sub[[f"in_{circle.name}__{s}" for s in services]].fillna(False).to_numpy(dtype=bool)

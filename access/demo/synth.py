@@ -161,14 +161,15 @@ urban = "urban"
 [snap]
 max_distance_m = 500
 
-[[circles]]
-standard = "gb50180_15min"
-[[circles]]
-standard = "gb50180_5min"
+# the first circle is the one the maps open on
 [[circles]]
 standard = "fujian_30min_medical"
 [[circles]]
 standard = "elderly_15min"
+[[circles]]
+standard = "gb50180_15min"
+[[circles]]
+standard = "gb50180_5min"
 
 [rules]
 township = ["central_kindergarten", "township_health_centre"]

@@ -474,7 +474,20 @@ def _service_area_layers(m, areas: gpd.GeoDataFrame, lang: str) -> None:
         group.add_to(m)
 
 
-def _gap_layer(m, gaps: gpd.GeoDataFrame, lang: str) -> None:
+def _gap_layers(m, gaps: gpd.GeoDataFrame, circles, lang: str) -> None:
+    """One gap layer per circle (only the first circle's shown at load), or one layer."""
+    if "circle" not in gaps.columns:
+        _gap_layer(m, gaps, lang)
+        return
+    first = True
+    for c in circles:
+        sub = gaps[gaps["circle"] == c.name]
+        if len(sub):
+            _gap_layer(m, sub, lang, name=f"{L.ui('gaps', lang)}：{L.circle_label(c, lang)}", show=first)
+            first = False
+
+
+def _gap_layer(m, gaps: gpd.GeoDataFrame, lang: str, name: str | None = None, show: bool = True) -> None:
     props = []
     for _, r in gaps.iterrows():
         rows = []
@@ -494,7 +507,7 @@ def _gap_layer(m, gaps: gpd.GeoDataFrame, lang: str) -> None:
                 "_tooltip": f"{esc(title)}: {esc(_fmt_persons(r.get('population'), lang))}",
             }
         )
-    group = folium.FeatureGroup(name=esc(L.ui("gaps", lang)), show=True)
+    group = folium.FeatureGroup(name=esc(name or L.ui("gaps", lang)), show=show)
     folium.GeoJson(
         _feature_collection(gaps, props),
         style_function=lambda f: {
@@ -690,7 +703,7 @@ def coverage_map(
     if sa is not None and len(sa):
         _service_area_layers(m, sa, lang)
     if gp is not None and len(gp):
-        _gap_layer(m, gp, lang)
+        _gap_layers(m, gp, circles, lang)
     if fac is not None and len(fac):
         _facility_layer(m, fac, lang)
     if pr is not None and len(pr):
@@ -811,6 +824,8 @@ def _gaps_for_map(results, circles) -> gpd.GeoDataFrame | None:
         g["township_name"] = g["township"] if "township" in g.columns else ""
     if "population" not in g.columns:
         g["population"] = np.nan
+    if "time_needed" not in g.columns and "t_median_s" in g.columns:
+        g["time_needed"] = g["t_median_s"]
     if "rank" not in g.columns:
         g = g.sort_values("population", ascending=False, kind="stable")
         g["rank"] = np.arange(1, len(g) + 1)
