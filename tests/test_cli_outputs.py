@@ -128,3 +128,21 @@ def test_fetch_rejects_a_bad_bbox_before_any_download():
     r = _access("fetch", "overpass", "119.2,26.0", "out.graphml")
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and "west,south,east,north" in r.stderr
+
+
+def test_outputs_name_the_designed_gaps(demo_run):
+    """The demo was built with gaps (expected.json); the outputs must name them."""
+    exp = json.loads((DEMO / "expected.json").read_text(encoding="utf-8"))
+    rules = pd.read_csv(demo_run / "township_rules.csv", encoding="utf-8-sig")
+    assert set(rules.loc[rules["rule"] == "township_health_centre", "name"]) == set(exp["no_township_health_centre"])
+    assert set(rules.loc[rules["rule"] == "central_kindergarten", "name"]) == set(exp["no_central_kindergarten"])
+    tw = pd.read_csv(demo_run / "coverage_township.csv", encoding="utf-8-sig", dtype={"code": str})
+    tw = tw[tw["code"] != "total"]
+    worst = tw.nsmallest(2, "share_fujian_30min_medical")["name"]
+    assert set(worst) == set(exp["no_township_health_centre"])
+    assert tw.set_index("name").loc["海屿乡", "share_fujian_30min_medical"] == 0  # island: no road to care
+    urban = tw[tw["name"].str.endswith("街道")]
+    assert urban.nsmallest(1, "share_elderly_15min")["name"].iloc[0] in exp["urban_gaps"]
+    gaps = gpd.read_file(demo_run / "gaps.gpkg")
+    top = gaps[gaps["circle"] == "fujian_30min_medical"].nsmallest(2, "rank")
+    assert set(top["township_name"]) == set(exp["no_township_health_centre"])
