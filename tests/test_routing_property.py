@@ -180,3 +180,44 @@ def test_limit_zero_keeps_only_zero_cost_seeds():
                                      np.array([0.0, 0.5]), np.array([3, 4]), 0.0)
     assert dist.tolist() == [0.0, math.inf, math.inf]
     assert lab.tolist() == [3, -1, -1]
+
+
+def test_labels_outside_packing_range_keep_order():
+    """Labels are packed beside the node in the heap; huge or negative ones are
+    ranked first, so results and the tie rule are unchanged."""
+    g = graph_from_arcs(4, [0, 1, 2, 3, 2], [1, 2, 1, 2, 3], [1.0, 1.0, 1.0, 1.0, 1.0])
+    nodes, costs = np.array([0, 2, 3]), np.array([0.0, 0.0, 0.0])
+    small = multi_source_nearest(g.indptr, g.indices, g.weights, nodes, costs,
+                                 np.array([2, 1, 0]), math.inf)
+    huge = np.array([2**40 + 7, 2**40, -5])  # same order as 2, 1, 0
+    big = multi_source_nearest(g.indptr, g.indices, g.weights, nodes, costs, huge, math.inf)
+    as_huge = {2: 2**40 + 7, 1: 2**40, 0: -5}
+    assert np.array_equal(small[0], big[0])
+    assert big[1].tolist() == [as_huge[int(lab)] for lab in small[1]]
+    # node 1 is tied (1 s from seeds 0 and 2): the smaller label wins
+    assert small[1][1] == 1 and big[1][1] == 2**40
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint32, np.int16, float])
+def test_graph_from_arcs_any_integer_dtype(dtype):
+    ref = graph_from_arcs(3, [2, 0, 1, 0], [0, 1, 2, 2], [4.0, 1.0, 2.0, 3.0])
+    g = graph_from_arcs(3, np.array([2, 0, 1, 0], dtype), np.array([0, 1, 2, 2], dtype),
+                        [4.0, 1.0, 2.0, 3.0])
+    for f in ("indptr", "indices", "weights", "arc_edge"):
+        assert np.array_equal(getattr(g, f), getattr(ref, f))
+    assert g.indptr.dtype == np.int64 and g.indices.dtype == np.int32
+    assert g.arc_edge.tolist() == [-1] * 4
+    assert g.indptr.tolist() == [0, 2, 3, 4] and g.indices.tolist() == [1, 2, 2, 0]
+
+
+@pytest.mark.parametrize("tails, heads, weights, match", [
+    ([0, 3], [1, 1], [1.0, 1.0], "tails\\[1\\] = 3"),
+    ([0, 1], [-1, 1], [1.0, 1.0], "heads\\[0\\] = -1"),
+    ([0, 1], [1, 0], [1.0, np.nan], "weights\\[1\\] = nan"),
+    ([0, 1], [1, 0], [np.inf, 1.0], "weights\\[0\\] = inf"),
+    ([0, 1], [1], [1.0, 1.0], "same length"),
+])
+def test_graph_from_arcs_rejects_bad_arcs(tails, heads, weights, match):
+    from access.errors import InputError
+    with pytest.raises(InputError, match=match):
+        graph_from_arcs(3, tails, heads, weights)

@@ -62,32 +62,26 @@ def graph_from_arcs(n_nodes: int, tails, heads, weights, arc_edge=None, node_xy=
     -------
     Graph
     """
-    tails = np.asarray(tails, dtype=np.int64)
-    heads = np.asarray(heads, dtype=np.int64)
+    tails = _int_array(tails)
+    heads = _int_array(heads)
     weights = np.asarray(weights, dtype=np.float64)
     m = len(tails)
-    problems = []
     if len(heads) != m or len(weights) != m:
-        problems.append(f"arcs: tails ({m}), heads ({len(heads)}) and weights "
-                        f"({len(weights)}) must have the same length.")
-    elif m:
-        for name, a in (("tails", tails), ("heads", heads)):
-            if a.min() < 0 or a.max() >= n_nodes:  # cheap test first, details if bad
-                bad = np.flatnonzero((a < 0) | (a >= n_nodes))
-                problems.append(f"arcs: {name}[{bad[0]}] = {a[bad[0]]} is not a node in "
-                                f"0..{n_nodes - 1} ({len(bad)} such arcs); fix the arc table.")
-        if not (weights.min() >= 0 and np.isfinite(weights.max())):
-            bad = np.flatnonzero(~(weights >= 0) | ~np.isfinite(weights))
-            problems.append(f"arcs: weights[{bad[0]}] = {weights[bad[0]]} is not a finite "
-                            f"number of seconds >= 0 ({len(bad)} such arcs); drop or fix "
-                            "those arcs.")
-    if problems:
-        raise InputError(problems)
-    arc_edge = (np.full(m, -1, dtype=np.int64) if arc_edge is None
-                else np.asarray(arc_edge, dtype=np.int64))
-    # int32 heads when they fit: less memory traffic in every search.
-    heads = heads.astype(_index_dtype(n_nodes))
-    indptr, indices, w, ae = _k.csr_build(int(n_nodes), tails, heads, weights, arc_edge)
+        raise InputError([f"arcs: tails ({m}), heads ({len(heads)}) and weights "
+                          f"({len(weights)}) must have the same length."])
+    if arc_edge is None:
+        arc_edge = np.empty(0, dtype=np.int64)  # the kernel fills -1
+    else:
+        arc_edge = np.asarray(arc_edge, dtype=np.int64)
+        if len(arc_edge) != m:
+            raise InputError([f"arcs: arc_edge has {len(arc_edge)} rows for {m} arcs."])
+    # One compiled pass validates and counts, a second scatters; int32 heads
+    # when they fit (less memory traffic in every search).
+    ok, indptr, indices, w, ae = _k.csr_build_checked(
+        int(n_nodes), tails, heads, weights, arc_edge,
+        np.empty(0, dtype=_index_dtype(n_nodes)))
+    if not ok:
+        _arc_problems(n_nodes, tails, heads, weights)
     return Graph(
         mode=mode,
         indptr=indptr,
@@ -105,19 +99,42 @@ def _index_dtype(n_nodes: int):
     return np.int32 if n_nodes < 2**31 - 1 else np.int64
 
 
+def _int_array(a) -> np.ndarray:
+    """``a`` as an int32/int64 array, without a copy when it already is one."""
+    a = np.asarray(a)
+    if a.dtype == np.int64 or a.dtype == np.int32:
+        return a
+    return a.astype(np.int64)
+
+
+def _arc_problems(n_nodes: int, tails, heads, weights) -> None:
+    """Raise the detailed :class:`InputError` for bad arcs (slow path only)."""
+    problems = []
+    for name, a in (("tails", tails), ("heads", heads)):
+        bad = np.flatnonzero((a < 0) | (a >= n_nodes))
+        if len(bad):
+            problems.append(f"arcs: {name}[{bad[0]}] = {a[bad[0]]} is not a node in "
+                            f"0..{n_nodes - 1} ({len(bad)} such arcs); fix the arc table.")
+    bad = np.flatnonzero(~(weights >= 0) | ~np.isfinite(weights))
+    if len(bad):
+        problems.append(f"arcs: weights[{bad[0]}] = {weights[bad[0]]} is not a finite "
+                        f"number of seconds >= 0 ({len(bad)} such arcs); drop or fix "
+                        "those arcs.")
+    raise InputError(problems or ["arcs: invalid arc table."])
+
+
 def reverse_graph(graph: Graph) -> Graph:
     """The transpose of ``graph``: every arc ``u -> v`` becomes ``v -> u``.
 
     Searching the reverse graph from a facility gives, for each node, the
     time to travel *from* that node *to* the facility.
     """
-    n = graph.n_nodes
-    tails = np.repeat(np.arange(n, dtype=np.int64), np.diff(graph.indptr))
-    arc_edge = (graph.arc_edge if graph.arc_edge is not None
-                else np.full(graph.n_arcs, -1, dtype=np.int64))
-    indptr, indices, w, ae = _k.csr_build(n, np.asarray(graph.indices, np.int64),
-                                          tails.astype(_index_dtype(n)), graph.weights,
-                                          np.asarray(arc_edge, np.int64))
+    arc_edge = (np.asarray(graph.arc_edge, np.int64) if graph.arc_edge is not None
+                else np.empty(0, dtype=np.int64))
+    indptr, indices, w, ae = _k.csr_transpose(np.asarray(graph.indptr, np.int64),
+                                              graph.indices,
+                                              np.asarray(graph.weights, np.float64), arc_edge,
+                                              np.empty(0, _index_dtype(graph.n_nodes)))
     return Graph(mode=graph.mode, indptr=indptr, indices=indices, weights=w, arc_edge=ae,
                  node_xy=graph.node_xy, node_id=graph.node_id, component=graph.component)
 
