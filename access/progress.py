@@ -35,6 +35,10 @@ class Progress:
         yield
         print(f"  done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
 
+    def bar(self, total: int, desc: str, unit: str = "item") -> tqdm:
+        """A progress bar to ``update`` by hand (work finishing out of order)."""
+        return tqdm(total=total, desc=desc, unit=unit, disable=self.quiet, file=sys.stderr, leave=False)
+
     def iter(self, items: Iterable, desc: str, unit: str = "item") -> Iterable:
         """Iterate with a progress bar showing counts and units."""
         items = list(items)

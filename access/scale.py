@@ -22,6 +22,7 @@ import os
 import resource
 import time
 from dataclasses import dataclass, replace
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -74,8 +75,8 @@ def _units(study: Study, by: str) -> tuple[np.ndarray, gpd.GeoDataFrame | None]:
     return study.cells[by].astype(str).to_numpy(), study.counties if by == "county" else study.townships
 
 
-def partitions(study: Study, by: str = "county") -> list[Part]:
-    """Split a study (read, graphs not built) into parts per unit and mode.
+def partitions(study: Study, by: str = "county") -> Iterator[Part]:
+    """Split a study (read, graphs not built) into parts per unit and mode, lazily.
 
     Parameters
     ----------
@@ -83,9 +84,10 @@ def partitions(study: Study, by: str = "county") -> list[Part]:
         From :meth:`Study.read`; cells carry ``county``/``township`` codes.
     by : {"county", "township"}
 
-    Returns
-    -------
-    list of Part, largest unit first (so the longest tasks start early).
+    Yields
+    ------
+    Part, largest unit first (so the longest tasks start early). Parts are
+    made one at a time: a province's parts together would not fit in memory.
     """
     sc = study.scenario
     codes, polygons = _units(study, by)
@@ -98,7 +100,6 @@ def partitions(study: Study, by: str = "county") -> list[Part]:
     pop = pd.Series(study.cells["population"].to_numpy(float))
     order = pop.groupby(codes).sum().sort_values(ascending=False)
     rows_of = pop.groupby(codes).indices  # one pass, not one scan per unit
-    parts = []
     for unit in order.index:
         rows = rows_of[unit]
         lo, hi = xy[rows].min(0), xy[rows].max(0)
@@ -120,9 +121,8 @@ def partitions(study: Study, by: str = "county") -> list[Part]:
                 quiet=True,
                 memo={},
             )
-            parts.append(Part(key=f"{unit}-{m}", unit=str(unit), mode=m, study=part,
-                              owned_facilities=(owner[keep_f] == unit)))
-    return parts
+            yield Part(key=f"{unit}-{m}", unit=str(unit), mode=m, study=part,
+                       owned_facilities=(owner[keep_f] == unit))
 
 
 def _facility_units(study: Study, polygons: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -222,8 +222,7 @@ def run_partitioned(
     out = Path(out_dir)
     (out / "parts").mkdir(parents=True, exist_ok=True)
     study = Study.read(sc, quiet=quiet)
-    with progress.step(f"splitting by {by}"):
-        parts = partitions(study, by=by)
+    n_parts = len(set(_units(study, by)[0])) * len({c.mode for c in sc.circles})
 
     cluster = None
     if scheduler is None:
@@ -232,14 +231,27 @@ def run_partitioned(
     client = Client(scheduler or cluster)
     done: list[dict] = []
     try:
-        # scatter: parts carry road tables, which should not travel inside the task graph
-        data = client.scatter(parts)
-        futures = [client.submit(run_part, d, str(out / "parts"), service_areas, key=f"part-{p.key}", pure=False)
-                   for p, d in zip(parts, data)]
-        del parts, data  # the cluster holds them now
-        for fut in progress.iter(as_completed(futures), f"parts ({len(futures)})", unit="part"):
+        in_flight = 2 * max(1, len(client.scheduler_info()["workers"]))
+        pending = as_completed()
+        bar = progress.bar(n_parts, f"parts (by {by})", unit="part")
+
+        def collect(fut) -> None:
             done.append(fut.result())
             fut.release()
+            bar.update(1)
+
+        for part in partitions(study, by=by):
+            while pending.count() >= in_flight:
+                collect(next(pending))
+            # scatter without hashing: parts carry road tables, which should not
+            # travel inside the task graph, and tokenising them costs seconds
+            data = client.scatter(part, hash=False)
+            pending.add(client.submit(run_part, data, str(out / "parts"), service_areas,
+                                      key=f"part-{part.key}", pure=False))
+            del part, data
+        for fut in pending:
+            collect(fut)
+        bar.close()
         worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     finally:
         client.close()

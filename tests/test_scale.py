@@ -44,7 +44,7 @@ def test_buffer_is_search_time_at_top_speed(scenario, single):
 
 def test_parts_cover_every_cell_once(scenario):
     study = Study.read(scenario, quiet=True)
-    parts = partitions(study, by="township")
+    parts = list(partitions(study, by="township"))
     for mode in ("walk", "drive"):
         ids = np.concatenate([p.study.cells["cell_id"].to_numpy() for p in parts if p.mode == mode])
         assert len(ids) == len(study.cells) and len(np.unique(ids)) == len(ids)
