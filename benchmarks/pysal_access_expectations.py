@@ -1,18 +1,22 @@
 """Write PySAL ``access`` results as test expectations for access.siting.fca.
 
 PySAL's accessibility package is published on PyPI as ``access`` -- the same
-import name as this project -- so it cannot live in the project venv. Run this
-script with a separate venv that has only PySAL's package::
+import name as this project -- so it cannot live in the project venv. It runs
+in a separate venv that has only PySAL's package, by default ``.venv-pysal``
+in the repository root::
 
-    python3 -m venv /work/pysal-venv
-    /work/pysal-venv/bin/pip install access==1.1.10.post3 pyarrow
-    /work/pysal-venv/bin/python benchmarks/pysal_access_expectations.py
+    python3 -m venv .venv-pysal
+    .venv-pysal/bin/pip install access==1.1.10.post3 pyarrow
+    .venv/bin/python benchmarks/pysal_access_expectations.py [--pysal-python PATH] [--out DIR]
 
-(do not run it from the project root with the project venv: ``import access``
-would pick up this project). The script refuses to run if ``access`` is not
-PySAL's.
+Started with any other interpreter (e.g. the project venv), the script
+re-runs itself with ``--pysal-python`` (default
+``<repo>/.venv-pysal/bin/python``); it stops with a message, writing
+nothing, when that interpreter is missing. It never imports this project's
+``access`` for the PySAL run: the repository is taken off ``sys.path`` and the
+script checks that ``access`` is PySAL's.
 
-It writes to ``tests/data/siting/``:
+It writes to ``tests/data/siting/`` (or ``--out``):
 
 * ``pysal_pairs.parquet``   -- inputs: case, origin (cell), dest (facility), cost
 * ``pysal_nodes.parquet``   -- inputs: case, kind (demand/supply), id, value
@@ -38,8 +42,10 @@ Cases
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -48,14 +54,39 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "tests" / "data" / "siting"
+PYSAL_PY = HERE.parent / ".venv-pysal" / "bin" / "python"
+
+
+def _args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pysal-python", default=str(PYSAL_PY),
+                    help="interpreter of a venv with PySAL access==1.1.10.post3 and pyarrow "
+                         "(default: %(default)s)")
+    ap.add_argument("--out", default=str(OUT), help="output folder (default: %(default)s)")
+    return ap.parse_args()
+
+
+ARGS = _args()
 # never import this project's `access` by accident
 sys.path = [p for p in sys.path if Path(p or ".").resolve() not in (HERE.parent, HERE)]
 
-import access  # noqa: E402
-from access import Access, weights  # noqa: E402
-
+try:
+    import access  # noqa: E402
+except ImportError:
+    access = None
 if not hasattr(access, "Access"):
-    raise SystemExit("`access` is not PySAL's package; run with /work/pysal-venv/bin/python")
+    py = Path(ARGS.pysal_python)
+    if not py.exists():
+        raise SystemExit(f"PySAL venv not found at {py}: nothing written. Create it with\n"
+                         f"  python3 -m venv {py.parent.parent}\n"
+                         f"  {py.parent}/pip install access==1.1.10.post3 pyarrow\n"
+                         "or pass --pysal-python.")
+    if Path(sys.executable).absolute() == py.absolute():
+        raise SystemExit(f"`access` in {py} is not PySAL's package; "
+                         "pip install access==1.1.10.post3 there.")
+    os.execv(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+from access import Access, weights  # noqa: E402
 
 
 def dai(d0):
@@ -177,19 +208,20 @@ def randoms(pairs, nodes, expected, meta):
 
 
 def main():
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = Path(ARGS.out)
+    out.mkdir(parents=True, exist_ok=True)
     pairs, nodes, expected, meta = [], [], [], {}
     hospital(pairs, nodes, expected, meta)
     grids(pairs, nodes, expected, meta)
     randoms(pairs, nodes, expected, meta)
     pd.concat(pairs, ignore_index=True)[["case", "origin", "dest", "cost"]].to_parquet(
-        OUT / "pysal_pairs.parquet", index=False, compression="zstd")
-    pd.concat(nodes, ignore_index=True).to_parquet(OUT / "pysal_nodes.parquet", index=False, compression="zstd")
-    pd.concat(expected, ignore_index=True).to_parquet(OUT / "pysal_expected.parquet", index=False,
+        out / "pysal_pairs.parquet", index=False, compression="zstd")
+    pd.concat(nodes, ignore_index=True).to_parquet(out / "pysal_nodes.parquet", index=False, compression="zstd")
+    pd.concat(expected, ignore_index=True).to_parquet(out / "pysal_expected.parquet", index=False,
                                                       compression="zstd")
     meta["_source"] = f"PySAL access {access.__version__ if hasattr(access, '__version__') else '1.1.10.post3'}"
-    (OUT / "pysal_cases.json").write_text(json.dumps(meta, indent=1))
-    for f in sorted(OUT.glob("pysal_*")):
+    (out / "pysal_cases.json").write_text(json.dumps(meta, indent=1))
+    for f in sorted(out.glob("pysal_*")):
         print(f"{f.name}: {f.stat().st_size:,} bytes")
 
 

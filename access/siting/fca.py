@@ -49,7 +49,7 @@ from access.errors import InputError
 
 Weight = Callable[[np.ndarray], np.ndarray]
 
-# compiled weight kinds (see _kernel_weight); a weight function built here
+# compiled weight kinds (see _weights_k); a weight function built here
 # carries ``kernel = (kind, d0, breaks, values)`` so the compiled passes can
 # evaluate it per pair instead of materialising a weight array
 _ONE, _GAUSS, _STEP = 0, 1, 2
@@ -246,8 +246,9 @@ def cumulative(table: pd.DataFrame, supply, n_cells: int, threshold_s: float | N
     thr = _threshold(threshold_s, weight)
     fast = _fast_pairs(table, len(s), int(n_cells), weight)
     if fast is not None:
-        return _cumulative_k(*fast, s, int(n_cells), np.inf if thr is None else float(thr),
-                             *_kernel_spec(weight))
+        f, c, t = fast
+        return _cumulative_k(f, c, s, int(n_cells),
+                             *_pair_weights(t, np.inf if thr is None else float(thr), weight))
     f, c, t = _pairs(table, len(s), int(n_cells), thr)
     w = _weights(weight, t)
     v = s[f] if w is None else s[f] * w
@@ -284,7 +285,8 @@ def two_step(table: pd.DataFrame, supply, demand, threshold_s: float | None = No
     thr = _threshold(threshold_s, weight)
     fast = _fast_pairs(table, len(s), len(p), weight)
     if fast is not None:
-        out = _two_step_k(*fast, s, p, np.inf if thr is None else float(thr), *_kernel_spec(weight))
+        f, c, t = fast
+        out = _two_step_k(f, c, s, p, *_pair_weights(t, np.inf if thr is None else float(thr), weight))
         out *= float(per)
         return out
     f, c, t = _pairs(table, len(s), len(p), thr)
@@ -388,62 +390,85 @@ def _valid_k(f, c, t, n_fac, n_cells):
     return True
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _kernel_weight(kind, t, d0, breaks, values):
-    """One weight, the same arithmetic as the numpy weight functions."""
-    if kind == _ONE:
-        return 1.0
+@njit(cache=True, nogil=True)
+def _weights_k(t, thr, kind, d0, breaks, values):
+    """Weight per pair, 0 beyond ``thr``; the same arithmetic as the numpy
+    weight functions. A tight loop of its own so that it vectorises."""
+    w = np.empty(len(t))
     if kind == _GAUSS:
-        if t > d0:
-            return 0.0
-        g = t * (1.0 / d0)
-        g *= g
-        g *= -0.5
-        g = np.exp(g)
-        g -= _E_HALF
-        g *= 1.0 / (1.0 - _E_HALF)
-        return g
-    i = 0  # step: first zone whose upper bound is >= t (searchsorted 'left')
-    while i < len(breaks) and breaks[i] < t:
-        i += 1
-    return values[i]
+        a = 1.0 / d0
+        b = 1.0 / (1.0 - _E_HALF)
+        lim = min(thr, d0)
+        for k in range(len(t)):
+            tk = t[k]
+            g = tk * a
+            g *= g
+            g *= -0.5
+            g = (np.exp(g) - _E_HALF) * b
+            w[k] = g if tk <= lim else 0.0
+    elif kind == _STEP:
+        for k in range(len(t)):
+            tk = t[k]
+            i = 0  # first zone whose upper bound is >= t (searchsorted 'left')
+            while i < len(breaks) and breaks[i] < tk:
+                i += 1
+            w[k] = values[i] if tk <= thr else 0.0
+    else:
+        for k in range(len(t)):
+            w[k] = 1.0 if t[k] <= thr else 0.0
+    return w
+
+
+def _pair_weights(t, thr, weight):
+    """(use_w, w): per-pair weights for the compiled passes; no array at all
+    when every pair counts with weight 1."""
+    kind, d0, breaks, values = _kernel_spec(weight)
+    if kind == _ONE and (len(t) == 0 or _max_k(t) <= thr):
+        return False, _NO_BREAKS
+    return True, _weights_k(t, thr, kind, d0, breaks, values)
 
 
 @njit(cache=True, nogil=True)
-def _cumulative_k(f, c, t, s, n_cells, thr, kind, d0, breaks, values):
+def _max_k(t):
+    m = -np.inf
+    for k in range(len(t)):
+        if t[k] > m:
+            m = t[k]
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _cumulative_k(f, c, s, n_cells, use_w, w):
     out = np.zeros(n_cells)
-    for k in range(len(f)):
-        tk = t[k]
-        if tk <= thr:
-            if kind == _ONE:
-                out[c[k]] += s[f[k]]
-            else:
-                out[c[k]] += s[f[k]] * _kernel_weight(kind, tk, d0, breaks, values)
+    if use_w:
+        for k in range(len(f)):
+            out[c[k]] += s[f[k]] * w[k]
+    else:
+        for k in range(len(f)):
+            out[c[k]] += s[f[k]]
     return out
 
 
 @njit(cache=True, nogil=True)
-def _two_step_k(f, c, t, s, p, thr, kind, d0, breaks, values):
+def _two_step_k(f, c, s, p, use_w, w):
     dem = np.zeros(len(s))
-    for k in range(len(f)):
-        tk = t[k]
-        if tk <= thr:
-            if kind == _ONE:
-                dem[f[k]] += p[c[k]]
-            else:
-                dem[f[k]] += p[c[k]] * _kernel_weight(kind, tk, d0, breaks, values)
+    if use_w:
+        for k in range(len(f)):
+            dem[f[k]] += p[c[k]] * w[k]
+    else:
+        for k in range(len(f)):
+            dem[f[k]] += p[c[k]]
     r = np.zeros(len(s))
     for j in range(len(s)):
         if dem[j] > 0.0:  # a facility with nobody in its catchment serves nobody
             r[j] = s[j] / dem[j]
     out = np.zeros(len(p))
-    for k in range(len(f)):
-        tk = t[k]
-        if tk <= thr:
-            if kind == _ONE:
-                out[c[k]] += r[f[k]]
-            else:
-                out[c[k]] += r[f[k]] * _kernel_weight(kind, tk, d0, breaks, values)
+    if use_w:
+        for k in range(len(f)):
+            out[c[k]] += r[f[k]] * w[k]
+    else:
+        for k in range(len(f)):
+            out[c[k]] += r[f[k]]
     return out
 
 
