@@ -252,17 +252,20 @@ def run_partitioned(
         for fut in pending:
             collect(fut)
         bar.close()
+        # the workers dissolve service areas while this process summarises
+        unions = _submit_unions(client, [d.pop("areas") for d in done])
+        with progress.step("merging parts"):
+            cells, fac = _merge(study, done)
+        timings = dict(study.timings)
+        tables = summarise(sc, study.crs, cells, fac, study.townships, timings, progress)
+        with progress.step("dissolving service areas"):
+            areas = _gather_unions(study.crs, client, unions)
         worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
-    with progress.step("merging parts"):
-        cells, fac = _merge(study, done)
-    timings = dict(study.timings)
-    tables = summarise(sc, study.crs, cells, fac, study.townships, timings, progress)
-    areas = _merge_areas(study.crs, [d.pop("areas") for d in done]) if service_areas else _empty_areas(study.crs)
     results = Results(cells=cells, facilities=fac, service_areas=areas, supply=pd.DataFrame(), timings=timings,
                       **tables)
     seconds = time.perf_counter() - t0
@@ -307,15 +310,26 @@ def _merge(study: Study, done: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDat
     return cells, fac
 
 
-def _merge_areas(crs, frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+def _submit_unions(client, frames: list[gpd.GeoDataFrame]) -> list[tuple[dict, object]]:
+    """One union task per (circle, category) over every part's service areas."""
     frames = [f for f in frames if len(f)]
     if not frames:
-        return _empty_areas(crs)
+        return []
     allf = pd.concat(frames, ignore_index=True)
-    rows = []
+    out = []
     for (circle, cat), g in allf.groupby(["circle", "category"], sort=True):
-        rows.append({"circle": circle, "category": cat, "facilities": int(g["facilities"].sum()),
-                     "minutes": float(g["minutes"].iloc[0]), "geometry": shapely.union_all(g.geometry.values)})
+        row = {"circle": circle, "category": cat, "facilities": int(g["facilities"].sum()),
+               "minutes": float(g["minutes"].iloc[0])}
+        geoms = client.scatter(g.geometry.to_numpy(), hash=False)
+        out.append((row, client.submit(shapely.union_all, geoms, pure=False)))
+    return out
+
+
+def _gather_unions(crs, client, unions: list[tuple[dict, object]]) -> gpd.GeoDataFrame:
+    if not unions:
+        return _empty_areas(crs)
+    geoms = client.gather([f for _, f in unions])
+    rows = [{**row, "geometry": geom} for (row, _), geom in zip(unions, geoms)]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
 
 

@@ -140,18 +140,18 @@ def theil_t(x, w=None, groups=None) -> tuple[float, float, float]:
     total = _theil(x_, w_)
     if ga is None:
         return (total, 0.0, total)
-    keep = wa > 0
-    ga = ga[keep]
+    gi, _ = pd.factorize(ga[wa > 0])  # one pass over the labels, not one per group
     W, mu = w_.sum(), np.dot(w_, x_) / w_.sum()
-    between = within = 0.0
-    for g in pd.unique(ga):
-        m = ga == g
-        Wg = w_[m].sum()
-        mug = np.dot(w_[m], x_[m]) / Wg
-        s = Wg * mug / (W * mu)
-        if s > 0:
-            between += s * np.log(mug / mu)
-            within += s * _theil(x_[m], w_[m])
+    Wg = np.bincount(gi, weights=w_)
+    mug = np.bincount(gi, weights=w_ * x_) / Wg
+    s = Wg * mug / (W * mu)
+    r = x_ / np.where(mug > 0, mug, 1.0)[gi]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(r > 0, r * np.log(np.where(r > 0, r, 1.0)), 0.0)  # 0 ln 0 = 0
+        theil_g = np.bincount(gi, weights=w_ * term) / Wg
+        pos = s > 0
+        between = float(np.sum(s[pos] * np.log(mug[pos] / mu)))
+        within = float(np.sum(s[pos] * theil_g[pos]))
     return (total, float(between), float(within))
 
 
