@@ -28,7 +28,8 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(VENV)/.installed-test
-	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done
+	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) maps/demo

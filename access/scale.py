@@ -290,15 +290,23 @@ def _merge(study: Study, done: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDat
     by_mode: dict[str, list[pd.DataFrame]] = {}
     for d in done:
         by_mode.setdefault(d["mode"], []).append(pd.read_parquet(d["path"]))
-    cells = study.cells.copy()
-    index = pd.Index(cells["cell_id"].to_numpy())
+    index = pd.Index(study.cells["cell_id"].to_numpy())
+    n = len(index)
+    new: dict[str, object] = {}
     for frames in by_mode.values():
-        df = pd.concat(frames, ignore_index=True).set_index("cell_id")
-        if not df.index.is_unique:
-            raise RuntimeError("partitions overlap: a cell was computed twice")
-        df = df.reindex(index)
-        for c in df.columns:
-            cells[c] = df[c].to_numpy()
+        df = pd.concat(frames, ignore_index=True)
+        pos = index.get_indexer(df["cell_id"])
+        # units partition the cells: every cell is in exactly one part per mode
+        if len(df) != n or (pos < 0).any() or np.bincount(pos, minlength=n).max() != 1:
+            raise RuntimeError(f"parts hold {len(df):,} rows for {n:,} cells: a cell was lost, "
+                               "computed twice or is unknown")
+        order = np.empty(n, dtype=np.int64)
+        order[pos] = np.arange(n)
+        for c in df.columns.drop("cell_id"):
+            new[c] = df[c].array.take(order)  # keeps dtypes (Arrow strings stay Arrow)
+    cells = study.cells.drop(columns=[c for c in new if c in study.cells.columns])
+    cells = gpd.GeoDataFrame(pd.concat([cells, pd.DataFrame(new, index=cells.index)], axis=1),
+                             geometry=cells.geometry.name, crs=cells.crs)
     fac = study.facilities.copy()
     for mode in by_mode:
         flags: dict[str, bool] = {}

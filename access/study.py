@@ -532,7 +532,7 @@ def _cell_size(cells: gpd.GeoDataFrame) -> tuple[float, float]:
     if len(xy) < 2:
         return 100.0, 100.0
     sample = xy[:: max(1, len(xy) // 20000)]
-    _, idx = cKDTree(xy).query(sample, k=min(5, len(xy)))
+    _, idx = cKDTree(xy, balanced_tree=False, compact_nodes=False).query(sample, k=min(5, len(xy)))
     d = xy[idx[:, 1:]] - sample[:, None, :]
     ax, ay = np.abs(d[..., 0]).ravel(), np.abs(d[..., 1]).ravel()
     horiz, vert = ax > 2 * ay, ay > 2 * ax

@@ -241,7 +241,7 @@ def equity_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
     circles = _circles(circles)
     if "population" not in cells.columns:
         raise InputError("cells: column 'population' is missing; give persons per cell.")
-    df = pd.DataFrame(cells.drop(columns="geometry", errors="ignore"))
+    df = cells  # read column by column: no copy of a province's cells
     if results is not None:
         df = df.drop(columns=[c for c in results.columns if c in df.columns]).join(results)
     need = [c for c in circles
@@ -250,7 +250,8 @@ def equity_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
         flags = evaluate_circles(df, need, modes)
         df = df.drop(columns=[c for c in flags.columns if c in df.columns]).join(flags)
     w = np.nan_to_num(df["population"].to_numpy(dtype=float))
-    g = df[groups].astype(str).to_numpy() if groups in df.columns else None
+    # integer labels: factorised once, not once per circle
+    g = pd.factorize(df[groups].astype(str))[0] if groups in df.columns else None
     rows = []
     for c in circles:
         x = services_within(df, c)

@@ -61,13 +61,33 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float):
     lab = labels[ic, jc].astype(np.int64)
     # renumber to the labels cells actually hold, in order of first appearance
     used, label = np.unique(lab, return_inverse=True)
+    # every component holds the centre pixel of a cell that painted it, so
+    # normally all labels are used and the mask alone selects them
+    keep = mask if len(used) == n else np.isin(labels, used)
     transform = Affine(res, 0.0, x0, 0.0, -res, y1)
-    parts: list[list] = [[] for _ in range(len(used))]
-    pos = {int(u): k for k, u in enumerate(used)}
-    keep = np.isin(labels, used)
-    for geom, value in shapes(labels.astype(np.int32), mask=keep, connectivity=4, transform=transform):
-        parts[pos[int(value)]].append(shapely.geometry.shape(geom))
-    polys = np.array([p[0] if len(p) == 1 else shapely.union_all(p) for p in parts], dtype=object)
+    # Build the polygons in bulk (one array of vertices, rings and polygons
+    # by index): a shapely object per traced shape costs more than tracing.
+    pts: list = []
+    ring_len: list[int] = []
+    ring_poly: list[int] = []
+    values: list[int] = []
+    for k, (geom, value) in enumerate(shapes(labels.astype(np.int32), mask=keep, connectivity=4,
+                                             transform=transform)):
+        for ring in geom["coordinates"]:
+            pts.extend(ring)
+            ring_len.append(len(ring))
+            ring_poly.append(k)
+        values.append(int(value))
+    rings = shapely.linearrings(np.asarray(pts, dtype=float),
+                                indices=np.repeat(np.arange(len(ring_len)), ring_len))
+    traced = shapely.polygons(rings, indices=np.asarray(ring_poly))
+    which = np.searchsorted(used, np.asarray(values))
+    polys = np.empty(len(used), dtype=object)
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(len(used) + 1))
+    for k in range(len(used)):
+        g = traced[order[bounds[k]:bounds[k + 1]]]
+        polys[k] = g[0] if len(g) == 1 else shapely.union_all(g)
     return np.asarray(label).ravel(), polys
 
 
@@ -135,7 +155,10 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
                              geometry=[], crs=cells.crs)
     if not under.any():
         return empty
-    sub = df[under]
+    rc = f"reachable_{circle.mode}"
+    cols = ["geometry", f"t_{circle.name}", *[f"in_{circle.name}__{s}" for s in services],
+            *[c for c in (rc, "township", "township_name") if c in df.columns]]
+    sub = df.loc[under, cols]  # only what is used: a province's cells carry dozens of columns
     pts = sub.geometry.values
     x, y = shapely.get_x(pts), shapely.get_y(pts)
     if np.isnan(x).any():
@@ -150,28 +173,30 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
     ok = sub[[f"in_{circle.name}__{s}" for s in services]].fillna(False).to_numpy(dtype=bool)
     lack = np.column_stack([np.bincount(label, weights=w * ~ok[:, j], minlength=n_gap)
                             for j in range(len(services))])
-    missing = []
-    for k in range(n_gap):
-        o = np.argsort(-lack[k], kind="stable")
-        missing.append(",".join(services[j] for j in o if lack[k, j] > 0))
+    rank = np.argsort(-lack, axis=1, kind="stable")
+    missing = [",".join(services[j] for j in row if lack[k, j] > 0) for k, row in enumerate(rank)]
     t = sub[f"t_{circle.name}"].to_numpy(dtype=float)
     t_med = _grouped_quantile(label.astype(np.int64), np.where(np.isnan(t), np.inf, t), w, 0.5,
                               n_gap)
-    rc = f"reachable_{circle.mode}"
     reach = (sub[rc].fillna(False).to_numpy(dtype=bool) if rc in sub.columns
              else np.ones(len(sub), bool))
     unreach = np.bincount(label, weights=w * ~reach, minlength=n_gap)
 
     if "township" in sub.columns:
-        tw = pd.DataFrame({"g": label, "tw": sub["township"].astype(str).to_numpy(), "w": w,
-                           "nm": (sub["township_name"].astype(str).to_numpy()
-                                  if "township_name" in sub.columns
-                                  else sub["township"].astype(str).to_numpy())})
-        s = tw.groupby(["g", "tw", "nm"], sort=True)["w"].sum().reset_index()
+        # integer codes, not strings: a province holds millions of cells
+        ti, tcodes = pd.factorize(sub["township"], sort=True, use_na_sentinel=False)
+        first = np.unique(ti, return_index=True)[1]
+        names = sub["township_name"] if "township_name" in sub.columns else sub["township"]
+        tnames = names.iloc[first].astype(str).to_numpy(object)
+        nt = len(tcodes)
+        key, inv = np.unique(label.astype(np.int64) * nt + ti, return_inverse=True)
+        wsum = np.bincount(inv.ravel(), weights=w)
+        g_of, t_of = key // nt, key % nt
         # most persons; ties to the smallest code (deterministic)
-        s = s.sort_values(["g", "w", "tw"], ascending=[True, False, True]).drop_duplicates("g")
-        s = s.set_index("g").reindex(range(n_gap))
-        tw_code, tw_name = s["tw"].to_numpy(object), s["nm"].to_numpy(object)
+        o = np.lexsort((t_of, -wsum, g_of))
+        best = o[np.searchsorted(g_of[o], np.arange(n_gap))]
+        tw_code = np.asarray(tcodes.astype(str), dtype=object)[t_of[best]]
+        tw_name = tnames[t_of[best]]
     else:
         tw_code = tw_name = np.full(n_gap, None, dtype=object)
 

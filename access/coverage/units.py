@@ -37,19 +37,20 @@ def _check_units(units: gpd.GeoDataFrame, name: str, crs) -> list[str]:
     return problems
 
 
-def _join_points(cells: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> np.ndarray:
+def _join_points(cells: gpd.GeoDataFrame | shapely.STRtree, units: gpd.GeoDataFrame) -> np.ndarray:
     """Position in ``units`` for every cell, -1 when outside all of them.
 
+    ``cells`` may be an STRtree of the cell points already built.
     ``intersects`` so that a point exactly on a boundary is not lost; where a
     point touches several units the one with the smallest code wins
     (deterministic, independent of row order).
     """
-    pos = np.full(len(cells), -1, dtype=np.int64)
-    if not len(units) or not len(cells):
-        return pos
     # tree over the points, polygons as queries: each polygon is prepared once,
     # which is ~7x faster than testing every point against the polygon tree
-    tree = shapely.STRtree(cells.geometry.values)
+    tree = cells if isinstance(cells, shapely.STRtree) else shapely.STRtree(cells.geometry.values)
+    pos = np.full(len(tree.geometries), -1, dtype=np.int64)
+    if not len(units) or not len(pos):
+        return pos
     un, pt = tree.query(units.geometry.values, predicate="intersects")
     if len(pt):
         codes = units["code"].astype(str).to_numpy()
@@ -112,21 +113,24 @@ def assign_units(cells: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None,
         m[inside] = nm[pos[inside]]
         return c, m
 
-    tw_pos = _join_points(out, townships) if townships is not None else np.full(n, -1)
-    co_pos = _join_points(out, counties) if counties is not None else np.full(n, -1)
+    tree = shapely.STRtree(out.geometry.values)  # one tree for both levels
+    tw_pos = _join_points(tree, townships) if townships is not None else np.full(n, -1)
     tw_code, tw_name = codes_names(townships, tw_pos)
-    co_code, co_name = codes_names(counties, co_pos)
-
+    # A township's parent county wins, so that the levels nest; only cells
+    # without one are joined to the county polygons.
+    par = np.full(n, -1, dtype=np.int64)
     if townships is not None and "parent_code" in townships.columns and counties is not None:
-        parent = townships["parent_code"].to_numpy(dtype=object)
-        cmap = dict(zip(counties["code"].astype(str), counties["name"].astype(str)))
+        row_of = {c: i for i, c in enumerate(counties["code"].astype(str))}
+        tw_par = np.array([row_of.get(str(p), -1) if not pd.isna(p) else -1
+                           for p in townships["parent_code"]], dtype=np.int64)
         has = tw_pos >= 0
-        pc = np.full(n, None, dtype=object)
-        pc[has] = parent[tw_pos[has]]
-        use = np.array([p is not None and not pd.isna(p) and str(p) in cmap for p in pc])
-        if use.any():
-            co_code[use] = [str(p) for p in pc[use]]
-            co_name[use] = [cmap[str(p)] for p in pc[use]]
+        par[has] = tw_par[tw_pos[has]]
+    co_pos = par.copy()
+    if counties is not None and (par < 0).any():
+        rest = np.flatnonzero(par < 0)
+        pts = tree if len(rest) == n else shapely.STRtree(out.geometry.values[rest])
+        co_pos[rest] = _join_points(pts, counties)
+    co_code, co_name = codes_names(counties, co_pos)
 
     out["township"], out["township_name"] = tw_code, tw_name
     out["county"], out["county_name"] = co_code, co_name
@@ -163,35 +167,49 @@ def weighted_quantile(x, w, q: float) -> float:
 
 
 def _grouped_quantile(g: np.ndarray, x: np.ndarray, w: np.ndarray, q,
-                      n_groups: int) -> np.ndarray:
+                      n_groups: int, total: bool = False) -> np.ndarray:
     """:func:`weighted_quantile` per group ``g`` (0..n_groups-1), vectorised.
 
-    ``q`` may be a sequence: the result is then (len(q), n_groups), from one sort.
+    ``q`` may be a sequence: the result is then (len(q), n_groups), from one
+    sort. With ``total``, one more group at the end: all values together.
     """
     qs = np.atleast_1d(np.asarray(q, dtype=float))
-    out = np.full((len(qs), n_groups), np.nan)
     keep = (w > 0) & ~np.isnan(x)
     g, x, w = g[keep], x[keep], w[keep]
+    order = np.argsort(x)  # ties share one value: any order will do
+    parts = []
     if len(g):
-        # sort by value, then a stable sort by group: radix sort on small
-        # integer labels, much faster than a lexsort of (x, g)
-        order = np.argsort(x)  # ties share one value: any order will do
+        # then a stable sort by group: radix sort on small integer labels,
+        # much faster than a lexsort of (x, g)
         small = np.uint16 if n_groups < 2**16 else np.int64
-        order = order[np.argsort(g[order].astype(small), kind="stable")]
-        g, x, w = g[order], x[order], w[order]
-        cw = np.cumsum(w)
-        start = np.searchsorted(g, np.arange(n_groups), side="left")
-        end = np.searchsorted(g, np.arange(n_groups), side="right")
-        has = end > start
-        before = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
-        total = np.where(has, cw[np.maximum(end - 1, 0)] - before, 0.0)
-        for i, qi in enumerate(qs):
-            # Smallest position with cumulative (within group) >= q * total; a
-            # relative tolerance keeps q * total from missing by one rounding error.
-            idx = np.searchsorted(cw, before + qi * total * (1 - 1e-12), side="left")
-            idx = np.clip(idx, start, np.maximum(end - 1, start))
-            out[i, has] = x[idx[has]]
+        by_g = order[np.argsort(g[order].astype(small), kind="stable")]
+        parts.append(_sorted_quantiles(g[by_g], x[by_g], w[by_g], qs, n_groups))
+    else:
+        parts.append(np.full((len(qs), n_groups), np.nan))
+    if total:
+        parts.append(_sorted_quantiles(np.zeros(len(x), np.int64), x[order], w[order], qs, 1))
+    out = np.concatenate(parts, axis=1)
     return out if np.ndim(q) else out[0]
+
+
+def _sorted_quantiles(g, x, w, qs, n_groups) -> np.ndarray:
+    """Quantiles of values sorted by group, then value."""
+    out = np.full((len(qs), n_groups), np.nan)
+    if not len(g):
+        return out
+    cw = np.cumsum(w)
+    start = np.searchsorted(g, np.arange(n_groups), side="left")
+    end = np.searchsorted(g, np.arange(n_groups), side="right")
+    has = end > start
+    before = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
+    tot = np.where(has, cw[np.maximum(end - 1, 0)] - before, 0.0)
+    for i, qi in enumerate(qs):
+        # Smallest position with cumulative (within group) >= q * total; a
+        # relative tolerance keeps q * total from missing by one rounding error.
+        idx = np.searchsorted(cw, before + qi * tot * (1 - 1e-12), side="left")
+        idx = np.clip(idx, start, np.maximum(end - 1, start))
+        out[i, has] = x[idx[has]]
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -246,7 +264,7 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
             problems.append(f"cells: column {col!r} is missing; {fix}.")
     if problems:
         raise InputError(problems)
-    df = pd.DataFrame(cells.drop(columns="geometry", errors="ignore"))
+    df = cells  # read column by column: no copy of a province's cells
     if results is not None:
         df = df.drop(columns=[c for c in results.columns if c in df.columns]).join(results)
     missing = [c for c in circles if f"in_{c.name}" not in df.columns]
@@ -254,20 +272,20 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
         df = df.join(evaluate_circles(df, missing, modes))
 
     pop = np.nan_to_num(df["population"].to_numpy(dtype=float))
-    code = df[level].astype(str).to_numpy()
-    name_col = f"{level}_name"
-    names = (df[name_col].astype(str).to_numpy() if name_col in df.columns else code)
-    ucode, g = np.unique(code, return_inverse=True)
-    g = g.ravel().astype(np.int64)
+    # integer codes first, strings only per unit: far faster on a province
+    g, ucode = pd.factorize(df[level].astype(str), sort=True)
     k = len(ucode)
-    first_name = pd.Series(names).groupby(g).first().reindex(range(k)).to_numpy()
+    name_col = f"{level}_name"
+    first = np.unique(g, return_index=True)[1]
+    first_name = (df[name_col].iloc[first].astype(str).to_numpy(object) if name_col in df.columns
+                  else np.asarray(ucode, dtype=object))
 
     def per_unit(v):  # sums per unit and total
         s = np.bincount(g, weights=v, minlength=k)
         return np.append(s, v.sum())
 
     cols: dict[str, np.ndarray] = {
-        "code": np.append(ucode.astype(object), TOTAL),
+        "code": np.append(np.asarray(ucode, dtype=object), TOTAL),
         "name": np.append(first_name.astype(object), "study total"),
     }
     total_pop = per_unit(pop)
@@ -283,7 +301,6 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
                  else np.ones(len(df), bool))
         cols[f"unreachable_{m}"] = per_unit(pop * ~reach)
     any_in = np.zeros(len(df), dtype=bool)
-    g_all = np.zeros(len(df), np.int64)
     for c in circles:
         inside = df[f"in_{c.name}"].fillna(False).to_numpy(dtype=bool)
         any_in |= inside
@@ -291,10 +308,8 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
         cols[f"covered_{c.name}"] = cov
         cols[f"share_{c.name}"] = share(cov)
         t = df[f"t_{c.name}"].to_numpy(dtype=float)
-        per_g = _grouped_quantile(g, t, pop, (0.5, 0.9), k)
-        whole = _grouped_quantile(g_all, t, pop, (0.5, 0.9), 1)
-        for i, lab in enumerate(("t50", "t90")):
-            cols[f"{lab}_{c.name}"] = np.append(per_g[i], whole[i])
+        qt = _grouped_quantile(g, t, pop, (0.5, 0.9), k, total=True)
+        cols[f"t50_{c.name}"], cols[f"t90_{c.name}"] = qt[0], qt[1]
         limit = circle_limit_s(c, modes)
         rc = f"reachable_{c.mode}"
         reach = (df[rc].fillna(False).to_numpy(dtype=bool) if rc in df.columns
