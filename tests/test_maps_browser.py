@@ -242,6 +242,28 @@ def test_english_labels():
     assert "15分钟生活圈" not in page.replace("测试县 15分钟生活圈", "")
 
 
+def test_gap_layers_keep_largest_within_vertex_budget(monkeypatch):
+    """A province holds 10^5 gaps: the map draws the largest within a vertex
+    budget and says how many of how many; gaps.gpkg keeps them all."""
+    import folium
+
+    from access.maps import folium_map as fm
+
+    # ranks 1..4 with 5, 5, 5 and 5 coordinates (closed squares); budget 12
+    # for the one circle -> ranks 1 and 2 fit (10), rank 3 would make 15
+    sq = [box(i * 10.0, 0.0, i * 10.0 + 5, 5.0) for i in range(4)]
+    gaps = gpd.GeoDataFrame({"circle": "gb50180_15min", "rank": [3, 1, 4, 2], "population": 1.0,
+                             "missing": "", "township_name": "t"}, geometry=sq, crs=4326)
+    monkeypatch.setattr(fm, "MAP_GAP_VERTICES", 12)
+    m = folium.Map()
+    fm._gap_layers(m, gaps, [CIRCLES["gb50180_15min"]], "en")
+    groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
+    assert len(groups) == 1
+    assert "largest 2 of 4; all in gaps.gpkg" in groups[0].layer_name
+    (gj,) = [c for c in groups[0]._children.values() if isinstance(c, folium.GeoJson)]
+    assert len(gj.data["features"]) == 2
+
+
 # ---------------------------------------------------------------------------
 # real browser
 # ---------------------------------------------------------------------------

@@ -52,6 +52,11 @@ from access.maps import labels as L
 SHARE_BREAKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 SHARE_COLOURS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
 NO_DATA_COLOUR = "#bdbdbd"
+# Gap polygons drawn on one map: largest first, up to this many vertices over
+# all circles (~8 MB of GeoJSON), so that a province's study map still opens;
+# gaps.gpkg and the county maps hold the rest.
+MAP_GAP_VERTICES = 300_000
+MAP_SIMPLIFY_M = 50.0  # gap outlines on maps, metres: the traced staircase is invisible at map zoom
 
 # Qualitative colours for facility categories (stable per category key).
 CATEGORY_COLOURS: dict[str, str] = {
@@ -480,10 +485,18 @@ def _gap_layers(m, gaps: gpd.GeoDataFrame, circles, lang: str) -> None:
         _gap_layer(m, gaps, lang)
         return
     first = True
+    budget = MAP_GAP_VERTICES // max(1, gaps["circle"].nunique())
     for c in circles:
         sub = gaps[gaps["circle"] == c.name]
         if len(sub):
-            _gap_layer(m, sub, lang, name=f"{L.ui('gaps', lang)}：{L.circle_label(c, lang)}", show=first)
+            name = f"{L.ui('gaps', lang)}：{L.circle_label(c, lang)}"
+            sub = sub.sort_values("rank", kind="stable") if "rank" in sub.columns else sub
+            fits = np.cumsum(shapely.get_num_coordinates(sub.geometry.values)) <= budget
+            if not fits.all():
+                note = L.ui("gaps_largest", lang).format(k=f"{int(fits.sum()):,}", n=f"{len(sub):,}")
+                name = f"{name}（{note}）" if lang == "zh" else f"{name} ({note})"
+                sub = sub[fits]
+            _gap_layer(m, sub, lang, name=name, show=first)
             first = False
 
 
@@ -809,6 +822,15 @@ def township_layer(study, results) -> gpd.GeoDataFrame | None:
         twp["population"] = np.nan
     if "name" not in twp.columns:
         twp["name"] = twp["code"]
+    # the county of each township, for one map per county
+    if "county" not in twp.columns and "parent_code" in twp.columns:
+        twp["county"] = twp["parent_code"].astype(str)
+    elif "county" not in twp.columns and study.counties is not None and "code" in study.counties.columns:
+        from access.coverage.units import _join_points
+
+        pos = _join_points(gpd.GeoDataFrame(geometry=twp.representative_point()), study.counties)
+        codes = study.counties["code"].astype(str).to_numpy(object)
+        twp["county"] = np.where(pos >= 0, codes[np.maximum(pos, 0)], None)
     return gpd.GeoDataFrame(twp, geometry=study.townships.geometry.name, crs=study.townships.crs)
 
 
@@ -817,6 +839,8 @@ def _gaps_for_map(results, circles) -> gpd.GeoDataFrame | None:
     if g is None or len(g) == 0:
         return None
     g = g.copy()
+    if g.crs is not None and g.crs.is_projected:
+        g[g.geometry.name] = g.geometry.simplify(MAP_SIMPLIFY_M)
     labels = {c.name: c for c in circles}
     if "missing" not in g.columns:
         g["missing"] = g["circle"].map(lambda n: labels[n].label_zh if n in labels else n) if "circle" in g else ""

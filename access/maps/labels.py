@@ -42,6 +42,7 @@ UI: dict[str, tuple[str, str]] = {
     "category": ("类别", "Category"),
     "capacity": ("规模/容量", "Capacity"),
     "gaps": ("服务缺口", "Coverage gaps"),
+    "gaps_largest": ("人口最多的 {k} 处，共 {n} 处，全部见 gaps.gpkg", "largest {k} of {n}; all in gaps.gpkg"),
     "gap": ("缺口", "Gap"),
     "rank": ("排序", "Rank"),
     "missing": ("缺少的服务", "Missing services"),
