@@ -3,14 +3,14 @@
 1. Exact maximal covering on spopt's San Francisco instance (205 tracts x 16
    stores, 5000 m, p = 4): ours (HiGHS) vs spopt with its default solver
    (PuLP's bundled CBC), both end to end from the cost matrix. Target: >= 5x.
-2. Heuristic maximal covering and p-median (greedy + 1-swap, Lagrangian
+2. Heuristic maximal covering and p-median (greedy, swaps, iterated local search; Lagrangian
    bound) on 100,000 demand cells x 5,000 candidates with realistic sparse
    coverage (clustered population, 3 km coverage radius -> ~14 candidates per
    cell). Target: within 60 s and within 1 % of the bound.
 
 Run::
 
-    /work/venv/bin/python benchmarks/bench_locate.py [--cells 100000] [--cands 5000] [--p 250]
+    .venv/bin/python benchmarks/bench_locate.py [--cells 100000] [--cands 5000] [--p 250]
 """
 
 from __future__ import annotations

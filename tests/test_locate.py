@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from access.errors import InputError
 from access.siting import locate as L
@@ -112,6 +114,8 @@ def test_sparse_cases_against_brute_force(seed):
     if np.isfinite(best_med):
         s = L.p_median(tab, w, p, existing_s=ex, n_candidates=nc, method="exact")
         assert s.objective == pytest.approx(best_med)
+        s = L.p_median(tab, w, p, existing_s=ex, n_candidates=nc, method="heuristic")
+        assert s.bound <= best_med * (1 + 1e-9) <= s.objective * (1 + 2e-9)
         s = L.p_center(tab, p, existing_s=ex, n_demand=nd, n_candidates=nc)
         assert s.objective == pytest.approx(best_cen)
     # set covering: fewest sites covering every coverable point
@@ -121,6 +125,28 @@ def test_sparse_cases_against_brute_force(seed):
              if cover[:, S].any(1)[need].all())
     s = L.set_covering(tab, 900, n_demand=nd, n_candidates=nc)
     assert s.objective == k and set(s.uncoverable) == set(np.flatnonzero(~need))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), p=st.integers(1, 4), unserved=st.sampled_from([900.0, 2400.0, None]))
+def test_heuristic_bounds_bracket_the_optimum(seed, p, unserved):
+    """The heuristic's Lagrangian bounds are proven: bound <= optimum <= objective
+    (p-median) and objective <= optimum <= bound (maximal covering), optimum by
+    enumerating every set of p sites."""
+    tab, full, w = _random(seed, nd=25, nc=7, density=0.3)
+    nd, nc = full.shape
+    fb = np.full(nd, np.inf if unserved is None else unserved)
+    cov, med = [], []
+    for S in itertools.combinations(range(nc), p):
+        c = np.minimum(full[:, S].min(1), fb)
+        cov.append(w[full[:, S].min(1) <= 900].sum())
+        served = np.isfinite(np.minimum(full.min(1), fb))
+        med.append((w * c)[served].sum() if np.isfinite(c[served]).all() else np.inf)
+    s = L.maximal_covering(tab, w, p, 900, n_candidates=nc, method="heuristic")
+    assert s.objective <= max(cov) + 1e-9 <= s.bound + 2e-9
+    if np.isfinite(min(med)):
+        s = L.p_median(tab, w, p, unserved_s=unserved, n_candidates=nc, method="heuristic")
+        assert s.bound <= min(med) * (1 + 1e-9) <= s.objective * (1 + 2e-9)
 
 
 def test_bad_input():

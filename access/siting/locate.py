@@ -22,10 +22,14 @@ for none) for p-median and p-center.
   time.
 
 Exact solutions are MILPs solved by HiGHS (``highspy``, sparse column-wise
-constraint matrices built from COO triplets). Maximal covering and p-median also have a fast
-heuristic (greedy, then best-improvement 1-swap interchange, Teitz & Bart
-1968) for instances too large for the MILP, with a proven bound from
-Lagrangian relaxation (subgradient optimisation) so that the gap is known.
+constraint matrices built from COO triplets); the LP relaxation is solved
+first and, when it comes out integral (common for location models), is the
+proven optimum without branch and bound. Maximal covering and p-median also
+have a fast heuristic for instances too large for the MILP, one engine for
+both: greedy, best-improvement swaps (Teitz & Bart 1968, with the
+gain/loss/extra bookkeeping of Resende & Werneck 2007), then iterated local
+search; and a proven bound from Lagrangian relaxation (subgradient
+optimisation) so that the gap is known.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 from scipy import sparse
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from access.errors import InputError
 
@@ -236,11 +241,18 @@ def _milp(c, integrality, lb, ub, A, lo, hi, time_limit, rel_gap, presolve=True)
     lp.a_matrix_.start_ = A.indptr.astype(np.int32)
     lp.a_matrix_.index_ = A.indices.astype(np.int32)
     lp.a_matrix_.value_ = A.data.astype(np.float64)
-    integ = np.asarray(integrality)
-    lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
-                       for v in integ]
+    integ = np.asarray(integrality, dtype=bool)
     h.passModel(lp)
     h.run()
+    # location LPs are often integral (Revelle 1993): then the relaxation's
+    # optimum is the MILP's, proven, and branch and bound is skipped
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)[integ]
+    lp_integral = (h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                   and np.all(np.abs(x - np.round(x)) <= 1e-9))
+    if integ.any() and not lp_integral:
+        h.changeColsIntegrality(int(integ.sum()), np.flatnonzero(integ).astype(np.int32),
+                                np.full(int(integ.sum()), highspy.HighsVarType.kInteger, dtype=np.uint8))
+        h.run()
     status = h.getModelStatus()
     msg = h.modelStatusToString(status)
     info = h.getInfo()
@@ -250,6 +262,10 @@ def _milp(c, integrality, lb, ub, A, lo, hi, time_limit, rel_gap, presolve=True)
     if not ok:
         raise InputError(f"location model has no feasible solution (HiGHS: {msg}); "
                          "check p, the candidates and the cost table.")
+    if lp_integral:
+        sol = np.where(integ, np.round(sol), sol)
+        return _Res(sol, float(info.objective_function_value), float(info.objective_function_value),
+                    f"{msg} (LP relaxation integral)")
     bound = info.mip_dual_bound if integ.any() else info.objective_function_value
     return _Res(sol, float(info.objective_function_value), float(bound), msg)
 
@@ -309,7 +325,7 @@ def set_covering(table: pd.DataFrame, limit_s: float, covered=None, n_demand: in
 def maximal_covering(table: pd.DataFrame, weights, p: int, limit_s: float, covered=None,
                      n_candidates: int | None = None, method: str = "auto",
                      time_limit: float | None = None, max_swaps: int = 10_000,
-                     lagrange_iters: int = 300) -> Solution:
+                     lagrange_iters: int = 3000, rounds: int = 3000) -> Solution:
     """Best ``p`` new sites for the largest covered weight within ``limit_s``.
 
     Parameters
@@ -326,12 +342,14 @@ def maximal_covering(table: pd.DataFrame, weights, p: int, limit_s: float, cover
         Demand points already covered by existing facilities (counted in the
         objective, never in a new site's gain).
     method : {"auto", "exact", "heuristic"}
-        ``exact``: MILP (HiGHS). ``heuristic``: greedy + 1-swap with a
-        Lagrangian upper bound. ``auto``: exact up to 200,000 coverage pairs.
+        ``exact``: MILP (HiGHS). ``heuristic``: greedy, swaps and iterated
+        local search with a Lagrangian upper bound. ``auto``: exact up to
+        200,000 coverage pairs.
     time_limit : float, optional
         MILP time limit, seconds.
-    max_swaps, lagrange_iters : int
-        Heuristic limits: interchange moves and subgradient iterations.
+    max_swaps, lagrange_iters, rounds : int
+        Heuristic limits: swaps per descent, subgradient iterations and
+        local search rounds.
 
     Returns
     -------
@@ -376,19 +394,13 @@ def maximal_covering(table: pd.DataFrame, weights, p: int, limit_s: float, cover
         solver = "highs"
         notes.append(f"highs: {res.message}")
     else:
-        order = np.lexsort((cj, rinv))
-        r_s, c_s = rinv[order], cj[order]
-        d_ptr = np.searchsorted(r_s, np.arange(len(rows) + 1)).astype(np.int64)
-        corder = np.argsort(c_s, kind="stable")
-        c_ptr = np.searchsorted(c_s[corder], np.arange(P.n_cand + 1)).astype(np.int64)
-        c_rows = r_s[corder].astype(np.int64)
-        wr = w[rows].astype(np.float64)
-        chosen = _mclp_greedy(d_ptr, c_s.astype(np.int64), c_ptr, c_rows, wr, p)
-        chosen, swaps = _mclp_swap(d_ptr, c_s.astype(np.int64), c_ptr, c_rows, wr, chosen, max_swaps)
-        new = float(wr[_covered_rows(r_s, c_s, chosen, len(rows))].sum())
-        ub = _mclp_lagrange(d_ptr, c_s.astype(np.int64), c_ptr, c_rows, wr, p, new, lagrange_iters)
-        sites, obj, bound, solver = chosen, base + new, base + max(ub, new), "greedy+swap"
-        notes.append(f"{swaps} interchange moves; Lagrangian bound after {lagrange_iters} iterations")
+        # as a p-median: cost 0 for a covering pair, 1 (the weight) for none
+        grp, gw, g_r, g_c = _merge_rows(rinv, cj, w[rows])
+        chosen, _, lb, hnotes = _heuristic(g_r, g_c.astype(np.int64), np.zeros(len(g_c)), gw, np.ones(len(gw)),
+                                           P.n_cand, p, rounds, lagrange_iters, max_swaps)
+        obj = base + float(w[rows][_covered_rows(rinv, cj, chosen, len(rows))].sum())
+        sites, bound, solver = chosen, max(base + float(gw.sum()) - lb, obj), "greedy+swap"
+        notes += [f"{len(gw)} groups of demand points with the same candidates"] + hnotes
     return _finish("maximal_covering", sites, obj, bound, solver, t0, P, cov0,
                    lambda cost, bc: cov0 | (cost <= limit_s), notes, None, float(limit_s))
 
@@ -397,18 +409,48 @@ def _merge_rows(rinv, cj, wr):
     """Group demand rows with identical candidate sets: (group per row, group
     weights, group-level pairs)."""
     order = np.lexsort((cj, rinv))
-    r, c = rinv[order], cj[order]
+    r, c = rinv[order], cj[order].astype(np.int64)
     ptr = np.searchsorted(r, np.arange(len(wr) + 1))
-    keys = {}
-    grp = np.empty(len(wr), dtype=np.int64)
-    cb = c.astype(np.int64).tobytes()
-    for i in range(len(wr)):
-        grp[i] = keys.setdefault(cb[8 * ptr[i]: 8 * ptr[i + 1]], len(keys))
-    gw = np.bincount(grp, weights=wr, minlength=len(keys))
-    first = np.zeros(len(keys), dtype=np.int64)
+    h = _row_hash(ptr, c)
+    grp = _group_rows(ptr, c, np.lexsort((h, np.diff(ptr))))
+    n = int(grp.max(initial=-1)) + 1
+    gw = np.bincount(grp, weights=wr, minlength=n)
+    first = np.zeros(n, dtype=np.int64)
     first[grp[::-1]] = np.arange(len(wr))[::-1]
     sel = np.isin(r, first)
     return grp, gw, grp[r[sel]], c[sel]
+
+
+@njit(cache=True)
+def _row_hash(ptr, c):
+    h = np.empty(len(ptr) - 1, np.uint64)
+    for i in range(len(ptr) - 1):
+        v = np.uint64(1469598103934665603)
+        for q in range(ptr[i], ptr[i + 1]):
+            v = (v ^ np.uint64(c[q])) * np.uint64(1099511628211)
+        h[i] = v
+    return h
+
+
+@njit(cache=True)
+def _group_rows(ptr, c, order):
+    # walk rows sorted by (length, hash); equal lists (checked, so a hash
+    # collision only costs a merge) share the group of the run's first row
+    grp = np.empty(len(ptr) - 1, np.int64)
+    n, lead = -1, -1
+    for k in range(len(order)):
+        i = order[k]
+        same = lead >= 0 and ptr[i + 1] - ptr[i] == ptr[lead + 1] - ptr[lead]
+        if same:
+            for u in range(ptr[i + 1] - ptr[i]):
+                if c[ptr[i] + u] != c[ptr[lead] + u]:
+                    same = False
+                    break
+        if not same:
+            n += 1
+            lead = i
+        grp[i] = n
+    return grp
 
 
 def _covered_rows(rinv, cj, sites, nr):
@@ -419,150 +461,10 @@ def _covered_rows(rinv, cj, sites, nr):
     return hit
 
 
-@njit(cache=True)
-def _mclp_greedy(d_ptr, d_cand, c_ptr, c_rows, w, p):
-    nc = len(c_ptr) - 1
-    gain = np.zeros(nc)
-    for j in range(nc):
-        for k in range(c_ptr[j], c_ptr[j + 1]):
-            gain[j] += w[c_rows[k]]
-    cov = np.zeros(len(w), dtype=np.bool_)
-    chosen = np.empty(p, dtype=np.int64)
-    used = np.zeros(nc, dtype=np.bool_)
-    for it in range(p):
-        best, bj = -1.0, -1
-        for j in range(nc):
-            if not used[j] and gain[j] > best:
-                best, bj = gain[j], j
-        chosen[it] = bj
-        used[bj] = True
-        for k in range(c_ptr[bj], c_ptr[bj + 1]):
-            i = c_rows[k]
-            if not cov[i]:
-                cov[i] = True
-                for q in range(d_ptr[i], d_ptr[i + 1]):
-                    gain[d_cand[q]] -= w[i]
-    return chosen
-
-
-@njit(cache=True)
-def _mclp_swap(d_ptr, d_cand, c_ptr, c_rows, w, chosen, max_swaps):
-    """Best-improvement 1-swap: drop s, add j, while covered weight grows."""
-    nc = len(c_ptr) - 1
-    nr = len(w)
-    p = len(chosen)
-    slot = np.full(nc, -1, dtype=np.int64)
-    for k in range(p):
-        slot[chosen[k]] = k
-    cnt = np.zeros(nr, dtype=np.int64)
-    for k in range(p):
-        j = chosen[k]
-        for q in range(c_ptr[j], c_ptr[j + 1]):
-            cnt[c_rows[q]] += 1
-    extra = np.zeros((p, nc))
-    swaps = 0
-    total = 0.0
-    for i in range(nr):
-        if cnt[i] > 0:
-            total += w[i]
-    while swaps < max_swaps:
-        gain = np.zeros(nc)
-        loss = np.zeros(p)
-        extra[:, :] = 0.0
-        for i in range(nr):
-            if cnt[i] == 0:
-                for q in range(d_ptr[i], d_ptr[i + 1]):
-                    gain[d_cand[q]] += w[i]
-            elif cnt[i] == 1:
-                s = -1
-                for q in range(d_ptr[i], d_ptr[i + 1]):
-                    if slot[d_cand[q]] >= 0:
-                        s = slot[d_cand[q]]
-                        break
-                loss[s] += w[i]
-                for q in range(d_ptr[i], d_ptr[i + 1]):
-                    extra[s, d_cand[q]] += w[i]
-        best, bs, bj = 1e-9 * (total + 1.0), -1, -1
-        for s in range(p):
-            for j in range(nc):
-                if slot[j] < 0:
-                    delta = gain[j] + extra[s, j] - loss[s]
-                    if delta > best:
-                        best, bs, bj = delta, s, j
-        if bs < 0:
-            break
-        out = chosen[bs]
-        for q in range(c_ptr[out], c_ptr[out + 1]):
-            cnt[c_rows[q]] -= 1
-        for q in range(c_ptr[bj], c_ptr[bj + 1]):
-            cnt[c_rows[q]] += 1
-        slot[out] = -1
-        slot[bj] = bs
-        chosen[bs] = bj
-        total += best
-        swaps += 1
-    return np.sort(chosen), swaps
-
-
-@njit(cache=True)
-def _mclp_lagrange(d_ptr, d_cand, c_ptr, c_rows, w, p, lower, iters):
-    """Upper bound on new covered weight: relax z_i <= sum_j a_ij y_j with lambda_i >= 0.
-
-    L(lambda) = sum_i max(0, w_i - lambda_i) + (sum of the p largest
-    c_j = sum_{i covered by j} lambda_i); every L(lambda) is a valid bound.
-    """
-    nr = len(w)
-    nc = len(c_ptr) - 1
-    lam = w * 0.5
-    best = np.inf
-    theta = 2.0
-    stall = 0
-    cj = np.zeros(nc)
-    for it in range(iters):
-        for j in range(nc):
-            s = 0.0
-            for q in range(c_ptr[j], c_ptr[j + 1]):
-                s += lam[c_rows[q]]
-            cj[j] = s
-        top = np.argsort(-cj)[:p]
-        val = 0.0
-        for i in range(nr):
-            if w[i] > lam[i]:
-                val += w[i] - lam[i]
-        ycov = np.zeros(nr)
-        for k in range(p):
-            j = top[k]
-            val += cj[j]
-            for q in range(c_ptr[j], c_ptr[j + 1]):
-                ycov[c_rows[q]] += 1.0
-        if it == 0 or val < best - 1e-12 * abs(best):
-            best = val
-            stall = 0
-        else:
-            stall += 1
-            if stall >= 10:
-                theta *= 0.5
-                stall = 0
-        # subgradient of L w.r.t. lambda: -z_i + ycov_i
-        g2 = 0.0
-        g = np.empty(nr)
-        for i in range(nr):
-            gi = ycov[i] - (1.0 if w[i] > lam[i] else 0.0)
-            g[i] = gi
-            g2 += gi * gi
-        if g2 == 0.0 or best - lower <= 1e-9 * max(1.0, abs(best)):
-            break
-        step = theta * (val - lower) / g2
-        for i in range(nr):
-            v = lam[i] - step * g[i]
-            lam[i] = v if v > 0.0 else 0.0
-    return best
-
-
 # ------------------------------------------------------------------ p-median
 def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates: int | None = None,
              unserved_s: float | None = None, method: str = "auto", time_limit: float | None = None,
-             max_swaps: int = 10_000, lagrange_iters: int = 300) -> Solution:
+             max_swaps: int = 10_000, lagrange_iters: int = 3000, rounds: int = 3000) -> Solution:
     """``p`` new sites minimising total weighted travel time (persons x seconds).
 
     Every demand point uses the nearest open site: a chosen candidate or an
@@ -584,6 +486,10 @@ def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates
         no existing facility reaches is left out (listed in ``uncoverable``).
     method : {"auto", "exact", "heuristic"}
         ``auto``: exact MILP up to 200,000 useful pairs.
+    time_limit : float, optional
+        MILP time limit, seconds.
+    max_swaps, lagrange_iters, rounds : int
+        Heuristic limits, as in :func:`maximal_covering`.
 
     Returns
     -------
@@ -617,17 +523,13 @@ def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates
     if use_exact:
         sites, obj, bound = _pmedian_milp(ri, c, t, wr, fr, P.n_cand, p, time_limit, notes)
         solver = "highs"
+    elif p == 0 or len(d) == 0:
+        sites, bound, solver = np.arange(p), np.inf, "trivial"  # nothing to choose
     else:
-        order = np.lexsort((t, ri))
-        r_s, c_s, t_s = ri[order], c[order], t[order]
-        d_ptr = np.searchsorted(r_s, np.arange(len(rows) + 1)).astype(np.int64)
         fr_h = np.where(np.isfinite(fr), fr, _big(t, fr))
-        chosen = _pmed_greedy(d_ptr, c_s, t_s, wr, fr_h, P.n_cand, p)
-        chosen, swaps = _pmed_swap(d_ptr, c_s, t_s, wr, fr_h, P.n_cand, chosen, max_swaps)
-        obj = float(_pmed_cost(d_ptr, c_s, t_s, wr, fr_h, _mask(chosen, P.n_cand)).sum())
-        lb = _pmed_lagrange(d_ptr, c_s, t_s, wr, fr_h, P.n_cand, p, obj, lagrange_iters)
-        sites, bound, solver = chosen, min(lb, obj), "greedy+swap"
-        notes.append(f"{swaps} interchange moves; Lagrangian bound after {lagrange_iters} iterations")
+        sites, _, bound, hnotes = _heuristic(ri, c, t, wr, fr_h, P.n_cand, p, rounds, lagrange_iters, max_swaps)
+        solver = "greedy+swap"
+        notes += hnotes
     sol = _finish("p_median", sites, 0.0, 0.0, solver, t0, P, reach | np.isfinite(fb),
                   lambda cost, bc: np.isfinite(cost), notes, ex)
     served = np.minimum(sol.cost, fb)
@@ -645,12 +547,6 @@ def _big(t, fr):
     fin = fr[np.isfinite(fr)]
     m = max(float(t.max(initial=0.0)), float(fin.max(initial=0.0)))
     return 10.0 * (m + 1.0) * 1000.0
-
-
-def _mask(sites, n):
-    m = np.zeros(n, dtype=np.bool_)
-    m[sites] = True
-    return m
 
 
 def _pmedian_milp(ri, c, t, wr, fr, nc, p, time_limit, notes):
@@ -685,166 +581,389 @@ def _pmedian_milp(ri, c, t, wr, fr, nc, p, time_limit, notes):
     return sites, float(res.fun), _dual_bound(res, float(res.fun))
 
 
-@njit(cache=True)
-def _pmed_cost(d_ptr, c_s, t_s, w, fb, open_):
-    nr = len(w)
-    out = np.empty(nr)
-    for i in range(nr):
-        best = fb[i]
-        for q in range(d_ptr[i], d_ptr[i + 1]):
-            if open_[c_s[q]] and t_s[q] < best:
-                best = t_s[q]
-                break  # rows are sorted by time
-        out[i] = w[i] * best
-    return out
+# ------------------------------------------------------------------ heuristic
+_RRT = 0.05  # record-to-record threshold, share of the mean cost of closing a site
 
+# Maximal covering and p-median share one engine: minimise
+#     sum_i w_i * min(fb_i, min over open j of t_ij)
+# over p open sites, where fb_i is the cost of the row's fallback (an existing
+# facility, the unserved charge; 1 for maximal covering, where t_ij = 0 marks
+# a covering pair and the cost is the uncovered weight).
 
-@njit(cache=True)
-def _pmed_greedy(d_ptr, c_s, t_s, w, fb, nc, p):
-    nr = len(w)
-    cur = fb.copy()
-    used = np.zeros(nc, dtype=np.bool_)
-    chosen = np.empty(p, dtype=np.int64)
-    gain = np.zeros(nc)
-    for it in range(p):
-        gain[:] = 0.0
-        for i in range(nr):
-            for q in range(d_ptr[i], d_ptr[i + 1]):
-                if t_s[q] >= cur[i]:
-                    break
-                gain[c_s[q]] += w[i] * (cur[i] - t_s[q])
-        best, bj = -1.0, -1
-        for j in range(nc):
-            if not used[j] and gain[j] > best:
-                best, bj = gain[j], j
-        chosen[it] = bj
-        used[bj] = True
-        for i in range(nr):
-            for q in range(d_ptr[i], d_ptr[i + 1]):
-                if c_s[q] == bj and t_s[q] < cur[i]:
-                    cur[i] = t_s[q]
-    return chosen
+def _heuristic(d, c, t, w, fb, nc: int, p: int, rounds: int, iters: int, max_swaps: int):
+    """Sites, cost, proven lower bound and notes for the engine's problem.
 
-
-@njit(cache=True)
-def _pmed_swap(d_ptr, c_s, t_s, w, fb, nc, chosen, max_swaps):
-    """Best-improvement swap with the gain/loss/extra decomposition
-    (Resende & Werneck 2007): profit(s, j) = gain_j - loss_s + extra_sj."""
-    nr = len(w)
-    p = len(chosen)
-    slot = np.full(nc, -1, dtype=np.int64)
-    for k in range(p):
-        slot[chosen[k]] = k
-    extra = np.zeros((p, nc))
-    swaps = 0
-    while swaps < max_swaps:
-        gain = np.zeros(nc)
-        loss = np.zeros(p)
-        extra[:, :] = 0.0
-        total = 0.0
-        for i in range(nr):
-            # nearest (c1, owner s1) and second nearest open (c2), fallback included
-            c1, s1, c2 = fb[i], -1, fb[i]
-            for q in range(d_ptr[i], d_ptr[i + 1]):
-                k = slot[c_s[q]]
-                if k >= 0:
-                    if s1 < 0 and t_s[q] < c1:
-                        c1, s1 = t_s[q], k
-                        c2 = fb[i]
-                    elif s1 >= 0:
-                        if t_s[q] < c2:
-                            c2 = t_s[q]
-                        break
-            total += w[i] * c1
-            for q in range(d_ptr[i], d_ptr[i + 1]):
-                if t_s[q] >= c1:
-                    break
-                gain[c_s[q]] += w[i] * (c1 - t_s[q])
-            if s1 >= 0:
-                loss[s1] += w[i] * (c2 - c1)
-                for q in range(d_ptr[i], d_ptr[i + 1]):
-                    if t_s[q] >= c2:
-                        break
-                    tt = t_s[q] if t_s[q] > c1 else c1
-                    extra[s1, c_s[q]] += w[i] * (c2 - tt)
-        best, bs, bj = 1e-9 * (total + 1.0), -1, -1
-        for s in range(p):
-            for j in range(nc):
-                if slot[j] < 0:
-                    delta = gain[j] - loss[s] + extra[s, j]
-                    if delta > best:
-                        best, bs, bj = delta, s, j
-        if bs < 0:
-            break
-        slot[chosen[bs]] = -1
-        slot[bj] = bs
-        chosen[bs] = bj
-        swaps += 1
-    return np.sort(chosen), swaps
-
-
-@njit(cache=True)
-def _pmed_lagrange(d_ptr, c_s, t_s, w, fb, nc, p, upper, iters):
-    """Lower bound: relax the assignment constraints with multipliers lambda_i.
-
-    L = sum_i lambda_i + sum_i min(0, w_i f_i - lambda_i)
-        + sum of the p most negative rho_j, rho_j = sum_i min(0, w_i t_ij - lambda_i).
+    Parameters
+    ----------
+    d, c : ndarray of int64
+        Row and candidate of each pair.
+    t : ndarray of float64
+        Cost per person of each pair, seconds (0 for covering).
+    w, fb : ndarray of float64, shape (n_rows,)
+        Row weights (persons) and fallback cost per person (finite).
+    nc, p : int
+        Candidates and sites to open (0 < p <= nc).
+    rounds, iters, max_swaps : int
+        Iterated local search rounds, subgradient iterations and the cap on
+        swaps per descent.
     """
     nr = len(w)
+    t_all = time.perf_counter()
+    # reverse Cuthill-McKee order on the row-candidate graph: a candidate's rows
+    # (and a row's candidates) sit close in memory, which the engine's gathers need
+    B = sparse.coo_array((np.ones(len(d)), (d, c + nr)), shape=(nr + nc, nr + nc)).tocsr()
+    perm = reverse_cuthill_mckee((B + B.T).tocsr(), symmetric_mode=True)
+    rperm, cperm = perm[perm < nr], perm[perm >= nr] - nr
+    rnew = np.empty(nr, np.int64)
+    rnew[rperm] = np.arange(nr)
+    cnew = np.empty(nc, np.int64)
+    cnew[cperm] = np.arange(nc)
+    d2, c2 = rnew[d], cnew[c]
+    o = np.lexsort((c2, t, d2))
+    d2, c2, t2 = d2[o], c2[o], t[o]
+    w2, fb2 = w[rperm], fb[rperm]
+    d_ptr = np.searchsorted(d2, np.arange(nr + 1)).astype(np.int64)
+    co = np.argsort(c2, kind="stable")
+    k_ptr = np.searchsorted(c2[co], np.arange(nc + 1)).astype(np.int64)
+    k_rows, k_t = d2[co], t2[co]
+    prep = time.perf_counter() - t_all
+
+    t1 = time.perf_counter()
+    is_open = np.zeros(nc, dtype=np.bool_)
+    cost, moves, _ = _search(d_ptr, c2, t2, k_ptr, k_rows, k_t, w2, fb2, is_open, p, 0, max_swaps, -np.inf)
+    t_greedy = time.perf_counter() - t1
+
+    # the bound works on costs rounded down to float32 (a relaxation, so still a
+    # valid bound) to halve the memory traffic of its passes
+    t1 = time.perf_counter()
+    wt64 = w2[d2] * t2
+    wt = wt64.astype(np.float32)
+    wt = np.where(wt > wt64, np.nextafter(wt, np.float32(-np.inf)), wt)
+    wf = w2 * fb2
     lam = np.empty(nr)
+    lb, its = _lagrange(d_ptr, c2.astype(np.int32), wt, k_ptr, k_rows, wt[co], wf, p, cost, iters, lam)
+    lb -= 1e-9 * abs(lb)  # allowance for rounding in the sums
+    t_lag = time.perf_counter() - t1
+
+    t1 = time.perf_counter()
+    cost, m2, done = _search(d_ptr, c2, t2, k_ptr, k_rows, k_t, w2, fb2, is_open, p, rounds, max_swaps,
+                             lb * (1 + 1e-9))
+    t_ils = time.perf_counter() - t1
+    notes = [f"greedy + {moves} swaps {t_greedy:.1f} s; Lagrangian bound {its} iterations {t_lag:.1f} s; "
+             f"{done} local search rounds ({m2} swaps) {t_ils:.1f} s; ordering {prep:.1f} s"]
+    return np.sort(cperm[np.flatnonzero(is_open)]), cost, min(lb, cost), notes
+
+
+@njit(cache=True)
+def _row_eval(i, d_ptr, c_s, t_s, fb, is_open):
+    # nearest open option of row i (cost c1, site s1; -1 = fallback) and the second-nearest cost c2
+    c1, s1, c2 = fb[i], -1, fb[i]
+    for q in range(d_ptr[i], d_ptr[i + 1]):
+        if t_s[q] >= c2:
+            break
+        if is_open[c_s[q]]:
+            if s1 < 0:
+                c2, c1, s1 = c1, t_s[q], c_s[q]
+            else:
+                c2 = t_s[q]
+                break
+    return c1, s1, c2
+
+
+@njit(cache=True)
+def _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open):
+    """Engine state for the open sites ``is_open``, as one tuple G.
+
+    Per row: c1, s1, c2 (see _row_eval). Per candidate: gain (cost saved by
+    opening it) and loss (cost added by closing it, Whitaker 1983). tot[0]:
+    total cost.
+    """
+    nr, nc = len(w), len(k_ptr) - 1
+    c1, c2 = np.empty(nr), np.empty(nr)
+    s1 = np.empty(nr, np.int64)
+    gain, loss = np.zeros(nc), np.zeros(nc)
+    tot = np.zeros(1)
     for i in range(nr):
-        # start at the cost of the nearest option
-        lam[i] = w[i] * (t_s[d_ptr[i]] if d_ptr[i + 1] > d_ptr[i] and t_s[d_ptr[i]] < fb[i] else fb[i])
-    best = -np.inf
-    theta = 2.0
-    stall = 0
+        c1[i], s1[i], c2[i] = _row_eval(i, d_ptr, c_s, t_s, fb, is_open)
+        for q in range(d_ptr[i], d_ptr[i + 1]):
+            if t_s[q] >= c1[i]:
+                break
+            gain[c_s[q]] += w[i] * (c1[i] - t_s[q])
+        if s1[i] >= 0:
+            loss[s1[i]] += w[i] * (c2[i] - c1[i])
+        tot[0] += w[i] * c1[i]
+    return (d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, c1, s1, c2, gain, loss, tot)
+
+
+@njit(cache=True)
+def _toggle(j, opening, G):
+    """Open or close site j, updating the rows it is one of the two nearest of."""
+    d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, c1, s1, c2, gain, loss, tot = G
+    is_open[j] = opening
+    for q in range(k_ptr[j], k_ptr[j + 1]):
+        i, t = k_rows[q], k_t[q]
+        o1, os, o2 = c1[i], s1[i], c2[i]
+        if t > o2 or (opening and t == o2):
+            continue
+        if not opening:
+            n1, ns, n2 = _row_eval(i, d_ptr, c_s, t_s, fb, is_open)
+        elif t < o1:
+            n1, ns, n2 = t, j, o1
+        else:
+            n1, ns, n2 = o1, os, t
+        if n1 != o1:
+            m = max(o1, n1)
+            for r in range(d_ptr[i], d_ptr[i + 1]):
+                if t_s[r] >= m:
+                    break
+                gain[c_s[r]] += w[i] * (max(n1 - t_s[r], 0.0) - max(o1 - t_s[r], 0.0))
+            tot[0] += w[i] * (n1 - o1)
+        if os >= 0:
+            loss[os] -= w[i] * (o2 - o1)
+        if ns >= 0:
+            loss[ns] += w[i] * (n2 - n1)
+        c1[i], s1[i], c2[i] = n1, ns, n2
+
+
+@njit(cache=True)
+def _best_swap(G, order, ex, touched, prune):
+    """Best swap bringing in a site of ``order`` (sorted by falling gain).
+
+    Returns (site out, site in, saving). The saving of opening j and closing
+    s is gain_j - loss_s + extra_sj (Resende & Werneck 2007); extra_sj is
+    gathered from j's rows, so the scan costs one pass over the pairs of the
+    sites in ``order``. As extra_sj <= loss_s, a site saves at most its gain:
+    the scan stops there.
+    """
+    k_ptr, k_rows, k_t, w, is_open, c1, s1, c2, gain, loss = G[3], G[4], G[5], G[6], G[8], G[9], G[10], G[11], G[12], G[13]
+    ml, ms = np.inf, -1
+    for s in range(len(is_open)):
+        if is_open[s] and loss[s] < ml:
+            ml, ms = loss[s], s
+    bd, bo, bi = prune, -1, -1
+    for k in range(len(order)):
+        j = order[k]
+        if gain[j] <= bd:
+            break
+        if is_open[j]:
+            continue
+        nt = 0
+        for q in range(k_ptr[j], k_ptr[j + 1]):
+            i = k_rows[q]
+            o = s1[i]
+            if o >= 0 and k_t[q] < c2[i]:
+                if ex[o] == 0.0:
+                    touched[nt] = o
+                    nt += 1
+                ex[o] += w[i] * (c2[i] - max(k_t[q], c1[i]))
+        v, vs = -ml, ms
+        for u in range(nt):
+            s = touched[u]
+            if ex[s] - loss[s] > v:
+                v, vs = ex[s] - loss[s], s
+            ex[s] = 0.0
+        if gain[j] + v > bd:
+            bd, bo, bi = gain[j] + v, vs, j
+    return bo, bi, bd
+
+
+@njit(cache=True)
+def _near(s, G, mark, stamp, J, nJ):
+    # append to J[:nJ] the candidates sharing a row with site s
+    d_ptr, c_s, k_ptr, k_rows = G[0], G[1], G[3], G[4]
+    for q in range(k_ptr[s], k_ptr[s + 1]):
+        i = k_rows[q]
+        for r in range(d_ptr[i], d_ptr[i + 1]):
+            j = c_s[r]
+            if mark[j] != stamp:
+                mark[j] = stamp
+                J[nJ] = j
+                nJ += 1
+    return nJ
+
+
+@njit(cache=True)
+def _descend(G, J, nJ, mark, stamp, ex, touched, max_moves, tol):
+    """Best-improvement swaps until none saves more than ``tol``.
+
+    nJ < 0: over all candidates. Otherwise over J[:nJ], the candidates near
+    the sites changed so far (grown with each move), plus the 10 with the
+    largest gain, which may pair with any site.
+    """
+    gain = G[12]
+    nc = len(gain)
+    moves = 0
+    while moves < max_moves:
+        if nJ < 0:
+            order = np.argsort(-gain)
+        else:
+            m = nJ
+            n_top = min(10, nc - 1)
+            top = np.argpartition(-gain, n_top)[:n_top] if n_top > 0 else np.arange(nc)
+            for u in range(len(top)):
+                if mark[top[u]] != stamp:
+                    J[m] = top[u]
+                    m += 1
+            order = J[:m][np.argsort(-gain[J[:m]])]
+        bo, bi, bd = _best_swap(G, order, ex, touched, tol)
+        if bo < 0:
+            break
+        _toggle(bo, False, G)
+        _toggle(bi, True, G)
+        moves += 1
+        if nJ >= 0:
+            nJ = _near(bo, G, mark, stamp, J, nJ)
+            nJ = _near(bi, G, mark, stamp, J, nJ)
+    return moves
+
+
+@njit(cache=True)
+def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_moves, stop_at):
+    """Greedy (when fewer than p sites are open), swap descent, then rounds of
+    iterated local search; ``is_open`` ends as the best p sites found.
+
+    A round closes a random open site and, at random, up to 3 open sites
+    sharing rows with it, reopens as many greedily (gains perturbed by up to
+    30 %), and descends over the swaps near the change. The new solution is
+    kept while within a small threshold of the best so far (record-to-record
+    travel, Dueck 1993), else undone. Stops early once the cost reaches
+    ``stop_at``. Returns (best cost, swaps, rounds done).
+    """
+    np.random.seed(0)
+    nc = len(k_ptr) - 1
+    G = _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open)
+    gain, loss, tot = G[12], G[13], G[14]
+    for _ in range(p - int(is_open.sum())):
+        bj, bg = -1, -np.inf
+        for j in range(nc):
+            if not is_open[j] and gain[j] > bg:
+                bg, bj = gain[j], j
+        _toggle(bj, True, G)
+    ex = np.zeros(nc)
+    touched = np.empty(nc, np.int64)
+    J = np.empty(nc + 16, np.int64)
+    mark = np.zeros(nc, np.int64)
+    tol = 1e-9 * tot[0]
+    moves = _descend(G, J, -1, mark, 0, ex, touched, max_moves, tol)
+    best = tot[0]
+    best_open = is_open.copy()
+    saved = is_open.copy()
+    # threshold: a share of the average cost of closing a site
+    thr = 0.0
+    for j in range(nc):
+        if is_open[j]:
+            thr += loss[j]
+    thr *= _RRT / max(p, 1)
+    done = 0
+    for r in range(rounds if 0 < p < nc else 0):
+        if best <= stop_at:
+            break
+        done += 1
+        saved[:] = is_open
+        opens = np.flatnonzero(is_open)
+        s = opens[np.random.randint(len(opens))]
+        _toggle(s, False, G)
+        n_out = 1
+        nJ = _near(s, G, mark, r + 1, J, 0)
+        for q in range(k_ptr[s], k_ptr[s + 1]):
+            i = k_rows[q]
+            for rr in range(d_ptr[i], d_ptr[i + 1]):
+                j = c_s[rr]
+                if n_out < 4 and is_open[j] and np.random.random() < 0.5:
+                    _toggle(j, False, G)
+                    n_out += 1
+                    nJ = _near(j, G, mark, r + 1, J, nJ)
+        for _ in range(n_out):
+            bj, bg = -1, -np.inf
+            for j in range(nc):
+                if not is_open[j]:
+                    g = gain[j] * (0.7 + 0.3 * np.random.random())
+                    if g > bg:
+                        bg, bj = g, j
+            _toggle(bj, True, G)
+            nJ = _near(bj, G, mark, r + 1, J, nJ)
+        moves += _descend(G, J, nJ, mark, r + 1, ex, touched, max_moves, tol)
+        if tot[0] < best - tol:
+            best = tot[0]
+            best_open[:] = is_open
+        elif tot[0] > best + thr:
+            for j in range(nc):
+                if is_open[j] != saved[j]:
+                    _toggle(j, saved[j], G)
+    is_open[:] = best_open
+    # exact cost of the best solution (tot drifts by rounding)
+    G = _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open)
+    return G[14][0], moves, done
+
+
+@njit(cache=True)
+def _lagrange(d_ptr, c_s, wt, k_ptr, k_rows, k_wt, wf, p, target, iters, lam):
+    """Lower bound on the engine's problem by Lagrangian relaxation.
+
+    Relaxing "each row takes exactly one option" with multipliers lambda_i
+    (Cornuejols, Fisher & Nemhauser 1977) gives, for any lambda,
+        L = sum_i min(lambda_i, wf_i) + (sum of the p most negative rho_j),
+        rho_j = sum_i min(0, wt_ij - lambda_i),
+    a valid lower bound equal at best to the LP relaxation's. lambda moves by
+    a deflected subgradient (Camerini, Fratta & Maffioli 1975; direction
+    0.1 g + 0.9 previous) with Polyak steps towards ``target`` (the best
+    known cost), scaled per row by the range of lambda_i; the step factor
+    starts at 0.5 and halves after 100 iterations without 1e-6 progress.
+    Returns (best L, iterations).
+    """
+    nr, nc = len(wf), len(k_ptr) - 1
+    lo = np.empty(nr)
+    for i in range(nr):
+        # lambda_i outside [cheapest option, fallback] never helps
+        lo[i] = min(wt[d_ptr[i]], wf[i]) if d_ptr[i + 1] > d_ptr[i] else wf[i]
+        lam[i] = lo[i]
+    scale = wf - lo
+    scale /= max(np.mean(scale), 1e-300)
     rho = np.zeros(nc)
-    g = np.empty(nr)
-    for it in range(iters):
+    x = np.zeros(nr)
+    dirn = np.zeros(nr)
+    best, theta, stall, it = -np.inf, 0.5, 0, 0
+    while it < iters:
+        it += 1
         rho[:] = 0.0
-        for i in range(nr):
-            for q in range(d_ptr[i], d_ptr[i + 1]):
-                v = w[i] * t_s[q] - lam[i]
-                if v >= 0.0:
-                    break
-                rho[c_s[q]] += v
-        top = np.argsort(rho)[:p]
-        openy = np.zeros(nc, dtype=np.bool_)
         val = 0.0
-        for k in range(p):
-            if rho[top[k]] < 0.0:
-                openy[top[k]] = True
-                val += rho[top[k]]
         for i in range(nr):
-            val += lam[i]
-            x = 0.0
-            vf = w[i] * fb[i] - lam[i]
-            if vf < 0.0:
-                val += vf
-                x += 1.0
+            li = lam[i]
+            val += min(li, wf[i])
+            x[i] = 1.0 if wf[i] < li else 0.0
             for q in range(d_ptr[i], d_ptr[i + 1]):
-                if w[i] * t_s[q] - lam[i] >= 0.0:
+                if wt[q] >= li:
                     break
-                if openy[c_s[q]]:
-                    x += 1.0
-            g[i] = 1.0 - x
-        if it == 0 or val > best + 1e-12 * abs(best):
+                rho[c_s[q]] += wt[q] - li
+        top = np.argpartition(rho, p - 1)[:p] if p < nc else np.arange(nc)
+        for k in range(len(top)):
+            j = top[k]
+            if rho[j] < 0.0:
+                val += rho[j]
+                for q in range(k_ptr[j], k_ptr[j + 1]):
+                    if k_wt[q] < lam[k_rows[q]]:
+                        x[k_rows[q]] += 1.0
+        if val > best:
+            stall = 0 if val > best + 1e-6 * abs(best) else stall + 1
             best = val
-            stall = 0
         else:
             stall += 1
-            if stall >= 10:
-                theta *= 0.5
-                stall = 0
+        if stall >= 100:
+            theta *= 0.5
+            stall = 0
         g2 = 0.0
         for i in range(nr):
-            g2 += g[i] * g[i]
-        if g2 == 0.0 or upper - best <= 1e-9 * max(1.0, abs(upper)):
+            gi = 0.1 * (1.0 - x[i]) + 0.9 * dirn[i]
+            if (gi < 0.0 and lam[i] <= lo[i]) or (gi > 0.0 and lam[i] >= wf[i]):
+                gi = 0.0  # projected onto the box
+            dirn[i] = gi
+            g2 += gi * gi * scale[i]
+        if g2 == 0.0 or target - best <= 1e-9 * abs(target) or theta < 1e-6:
             break
-        step = theta * (upper - val) / g2
+        step = theta * (target - val) / g2
         for i in range(nr):
-            lam[i] += step * g[i]
-    return best
+            lam[i] = min(max(lam[i] + step * scale[i] * dirn[i], lo[i]), wf[i])
+    return best, it
 
 
 # ------------------------------------------------------------------ p-center
