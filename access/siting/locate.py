@@ -35,6 +35,7 @@ optimisation) so that the gap is known.
 from __future__ import annotations
 
 import time
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -218,6 +219,8 @@ def _milp(c, integrality, lb, ub, A, lo, hi, time_limit, rel_gap, presolve=True)
 
     Calls highspy directly rather than scipy.optimize.milp to save the
     per-call overhead on small models and to switch presolve off for them.
+    ``time_limit`` (seconds) applies to the LP relaxation and to branch and
+    bound separately.
     """
     import highspy
 
@@ -244,10 +247,10 @@ def _milp(c, integrality, lb, ub, A, lo, hi, time_limit, rel_gap, presolve=True)
     integ = np.asarray(integrality, dtype=bool)
     h.passModel(lp)
     h.run()
-    # location LPs are often integral (Revelle 1993): then the relaxation's
+    # location LPs are often integral (ReVelle 1993): then the relaxation's
     # optimum is the MILP's, proven, and branch and bound is skipped
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)[integ]
-    lp_integral = (h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    lp_integral = (integ.any() and h.getModelStatus() == highspy.HighsModelStatus.kOptimal
                    and np.all(np.abs(x - np.round(x)) <= 1e-9))
     if integ.any() and not lp_integral:
         h.changeColsIntegrality(int(integ.sum()), np.flatnonzero(integ).astype(np.int32),
@@ -374,7 +377,7 @@ def maximal_covering(table: pd.DataFrame, weights, p: int, limit_s: float, cover
         sites, obj, bound, solver = np.arange(p, dtype=np.int64), base, base, "trivial"
     elif use_exact:
         # demand points reached by exactly the same candidates act as one (weights summed)
-        grp, gw, g_r, g_c = _merge_rows(rinv, cj, w[rows])
+        gw, g_r, g_c = _merge_rows(rinv, cj, w[rows])
         nr, nc = len(gw), P.n_cand
         # vars: y (nc, binary), z (nr, continuous 0..1); z_i <= sum_j a_ij y_j; sum y = p
         A1 = sparse.coo_array((np.r_[-np.ones(len(g_c)), np.ones(nr)],
@@ -395,8 +398,8 @@ def maximal_covering(table: pd.DataFrame, weights, p: int, limit_s: float, cover
         notes.append(f"highs: {res.message}")
     else:
         # as a p-median: cost 0 for a covering pair, 1 (the weight) for none
-        grp, gw, g_r, g_c = _merge_rows(rinv, cj, w[rows])
-        chosen, _, lb, hnotes = _heuristic(g_r, g_c.astype(np.int64), np.zeros(len(g_c)), gw, np.ones(len(gw)),
+        gw, g_r, g_c = _merge_rows(rinv, cj, w[rows])
+        chosen, lb, hnotes = _heuristic(g_r, g_c, np.zeros(len(g_c)), gw, np.ones(len(gw)),
                                            P.n_cand, p, rounds, lagrange_iters, max_swaps)
         obj = base + float(w[rows][_covered_rows(rinv, cj, chosen, len(rows))].sum())
         sites, bound, solver = chosen, max(base + float(gw.sum()) - lb, obj), "greedy+swap"
@@ -406,8 +409,8 @@ def maximal_covering(table: pd.DataFrame, weights, p: int, limit_s: float, cover
 
 
 def _merge_rows(rinv, cj, wr):
-    """Group demand rows with identical candidate sets: (group per row, group
-    weights, group-level pairs)."""
+    """Group demand rows with identical candidate sets: (group weights,
+    group-level pairs as group and candidate arrays)."""
     order = np.lexsort((cj, rinv))
     r, c = rinv[order], cj[order].astype(np.int64)
     ptr = np.searchsorted(r, np.arange(len(wr) + 1))
@@ -418,7 +421,7 @@ def _merge_rows(rinv, cj, wr):
     first = np.zeros(n, dtype=np.int64)
     first[grp[::-1]] = np.arange(len(wr))[::-1]
     sel = np.isin(r, first)
-    return grp, gw, grp[r[sel]], c[sel]
+    return gw, grp[r[sel]], c[sel]
 
 
 @njit(cache=True)
@@ -527,7 +530,7 @@ def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates
         sites, bound, solver = np.arange(p), np.inf, "trivial"  # nothing to choose
     else:
         fr_h = np.where(np.isfinite(fr), fr, _big(t, fr))
-        sites, _, bound, hnotes = _heuristic(ri, c, t, wr, fr_h, P.n_cand, p, rounds, lagrange_iters, max_swaps)
+        sites, bound, hnotes = _heuristic(ri, c, t, wr, fr_h, P.n_cand, p, rounds, lagrange_iters, max_swaps)
         solver = "greedy+swap"
         notes += hnotes
     sol = _finish("p_median", sites, 0.0, 0.0, solver, t0, P, reach | np.isfinite(fb),
@@ -591,7 +594,7 @@ _RRT = 0.05  # record-to-record threshold, share of the mean cost of closing a s
 # a covering pair and the cost is the uncovered weight).
 
 def _heuristic(d, c, t, w, fb, nc: int, p: int, rounds: int, iters: int, max_swaps: int):
-    """Sites, cost, proven lower bound and notes for the engine's problem.
+    """Sites, proven lower bound on the cost and notes for the engine's problem.
 
     Parameters
     ----------
@@ -651,7 +654,7 @@ def _heuristic(d, c, t, w, fb, nc: int, p: int, rounds: int, iters: int, max_swa
     t_ils = time.perf_counter() - t1
     notes = [f"greedy + {moves} swaps {t_greedy:.1f} s; Lagrangian bound {its} iterations {t_lag:.1f} s; "
              f"{done} local search rounds ({m2} swaps) {t_ils:.1f} s; ordering {prep:.1f} s"]
-    return np.sort(cperm[np.flatnonzero(is_open)]), cost, min(lb, cost), notes
+    return np.sort(cperm[np.flatnonzero(is_open)]), min(lb, cost), notes
 
 
 @njit(cache=True)
@@ -670,9 +673,13 @@ def _row_eval(i, d_ptr, c_s, t_s, fb, is_open):
     return c1, s1, c2
 
 
+# the engine's arrays (pairs by row and by candidate) and its state for the open sites
+_Engine = namedtuple("_Engine", "d_ptr c_s t_s k_ptr k_rows k_t w fb is_open c1 s1 c2 gain loss tot")
+
+
 @njit(cache=True)
 def _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open):
-    """Engine state for the open sites ``is_open``, as one tuple G.
+    """Engine state for the open sites ``is_open``, as one _Engine G.
 
     Per row: c1, s1, c2 (see _row_eval). Per candidate: gain (cost saved by
     opening it) and loss (cost added by closing it, Whitaker 1983). tot[0]:
@@ -692,7 +699,7 @@ def _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open):
         if s1[i] >= 0:
             loss[s1[i]] += w[i] * (c2[i] - c1[i])
         tot[0] += w[i] * c1[i]
-    return (d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, c1, s1, c2, gain, loss, tot)
+    return _Engine(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, c1, s1, c2, gain, loss, tot)
 
 
 @njit(cache=True)
@@ -735,7 +742,8 @@ def _best_swap(G, order, ex, touched, prune):
     sites in ``order``. As extra_sj <= loss_s, a site saves at most its gain:
     the scan stops there.
     """
-    k_ptr, k_rows, k_t, w, is_open, c1, s1, c2, gain, loss = G[3], G[4], G[5], G[6], G[8], G[9], G[10], G[11], G[12], G[13]
+    k_ptr, k_rows, k_t, w, is_open, c1, s1, c2, gain, loss = (G.k_ptr, G.k_rows, G.k_t, G.w, G.is_open, G.c1,
+                                                              G.s1, G.c2, G.gain, G.loss)
     ml, ms = np.inf, -1
     for s in range(len(is_open)):
         if is_open[s] and loss[s] < ml:
@@ -770,7 +778,7 @@ def _best_swap(G, order, ex, touched, prune):
 @njit(cache=True)
 def _near(s, G, mark, stamp, J, nJ):
     # append to J[:nJ] the candidates sharing a row with site s
-    d_ptr, c_s, k_ptr, k_rows = G[0], G[1], G[3], G[4]
+    d_ptr, c_s, k_ptr, k_rows = G.d_ptr, G.c_s, G.k_ptr, G.k_rows
     for q in range(k_ptr[s], k_ptr[s + 1]):
         i = k_rows[q]
         for r in range(d_ptr[i], d_ptr[i + 1]):
@@ -790,7 +798,7 @@ def _descend(G, J, nJ, mark, stamp, ex, touched, max_moves, tol):
     the sites changed so far (grown with each move), plus the 10 with the
     largest gain, which may pair with any site.
     """
-    gain = G[12]
+    gain = G.gain
     nc = len(gain)
     moves = 0
     while moves < max_moves:
@@ -818,6 +826,19 @@ def _descend(G, J, nJ, mark, stamp, ex, touched, max_moves, tol):
 
 
 @njit(cache=True)
+def _open_best(G, noisy):
+    # open the closed site of largest gain (each gain scaled by 0.7-1.0 at random when noisy)
+    bj, bg = -1, -np.inf
+    for j in range(len(G.gain)):
+        if not G.is_open[j]:
+            g = G.gain[j] * (0.7 + 0.3 * np.random.random()) if noisy else G.gain[j]
+            if g > bg:
+                bg, bj = g, j
+    _toggle(bj, True, G)
+    return bj
+
+
+@njit(cache=True)
 def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_moves, stop_at):
     """Greedy (when fewer than p sites are open), swap descent, then rounds of
     iterated local search; ``is_open`` ends as the best p sites found.
@@ -832,13 +853,9 @@ def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_
     np.random.seed(0)
     nc = len(k_ptr) - 1
     G = _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open)
-    gain, loss, tot = G[12], G[13], G[14]
+    loss, tot = G.loss, G.tot
     for _ in range(p - int(is_open.sum())):
-        bj, bg = -1, -np.inf
-        for j in range(nc):
-            if not is_open[j] and gain[j] > bg:
-                bg, bj = gain[j], j
-        _toggle(bj, True, G)
+        _open_best(G, False)
     ex = np.zeros(nc)
     touched = np.empty(nc, np.int64)
     J = np.empty(nc + 16, np.int64)
@@ -874,14 +891,7 @@ def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_
                     n_out += 1
                     nJ = _near(j, G, mark, r + 1, J, nJ)
         for _ in range(n_out):
-            bj, bg = -1, -np.inf
-            for j in range(nc):
-                if not is_open[j]:
-                    g = gain[j] * (0.7 + 0.3 * np.random.random())
-                    if g > bg:
-                        bg, bj = g, j
-            _toggle(bj, True, G)
-            nJ = _near(bj, G, mark, r + 1, J, nJ)
+            nJ = _near(_open_best(G, True), G, mark, r + 1, J, nJ)
         moves += _descend(G, J, nJ, mark, r + 1, ex, touched, max_moves, tol)
         if tot[0] < best - tol:
             best = tot[0]
@@ -892,8 +902,7 @@ def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_
                     _toggle(j, saved[j], G)
     is_open[:] = best_open
     # exact cost of the best solution (tot drifts by rounding)
-    G = _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open)
-    return G[14][0], moves, done
+    return _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open).tot[0], moves, done
 
 
 @njit(cache=True)
