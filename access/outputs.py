@@ -17,7 +17,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from access.coverage.gaps import gaps_table
 from access.progress import Progress
+from access.publish import check_output_folder, manifest, paths_record, staged
 
 
 def cells_table(study, results) -> pd.DataFrame:
@@ -38,21 +40,52 @@ def cells_table(study, results) -> pd.DataFrame:
         if col in cells:
             out[col] = cells[col].astype("string").to_numpy()
     for col in cells.columns:
-        if col.startswith(("t_", "in_", "reachable_", "missing_")):
+        if col == "urban" or col.startswith(("pop_", "t_", "in_", "reachable_", "why_unreachable_", "missing_")):
             out[col] = cells[col].to_numpy()
-    return out
+    for c in study.scenario.circles:  # 设施完备度: share of the circle's services within reach
+        flags = [f"in_{c.name}__{s}" for s in c.requirements]
+        if all(f in cells for f in flags):
+            out[f"completeness_{c.name}"] = cells[flags].fillna(False).to_numpy(bool).mean(axis=1)
+    return _no_inf(out)
+
+
+def _no_inf(table: pd.DataFrame) -> pd.DataFrame:
+    """Infinite times (no route within the search limit) as empty cells, never ``inf``."""
+    floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
+    if not floats or not np.isinf(table[floats].to_numpy(float)).any():
+        return table
+    return table.assign(**{c: table[c].where(np.isfinite(table[c])) for c in floats})
+
+
+def _csv(table: pd.DataFrame, path: Path) -> Path:
+    """CSV for Excel (UTF-8 with BOM), infinite values empty."""
+    _no_inf(table).to_csv(path, index=False, encoding="utf-8-sig")
+    return path
 
 
 def write_outputs(study, results, out: Path, lang: str = "zh", offline: bool = False, quiet: bool = False,
                   extra: dict | None = None) -> list[Path]:
-    """Write every file of the output contract into ``out``; returns their paths.
+    """Write every file of the output contract into ``out``, all at once; returns their paths.
 
-    ``extra`` (e.g. the partitioned run's summary) is added to ``run.json``.
+    The files are written into a staging folder beside ``out`` that replaces
+    it in one step at the end (see :mod:`access.publish`): ``out`` holds the
+    previous run's complete outputs until then, and the earlier outputs this
+    run did not write are gone after it. ``extra`` (e.g. the partitioned
+    run's summary) is added to ``run.json``.
     """
-    from access.maps import folium_map, report
+    final = check_output_folder(out, study.scenario)
+    extra = {"paths": paths_record(study.scenario, final), **(extra or {})}
+    with staged(final) as stage:
+        files = _write_files(study, results, stage, lang, offline, quiet, extra)
+    return [final / Path(f).relative_to(stage) if Path(f).is_relative_to(stage) else Path(f) for f in files]
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+
+def _write_files(study, results, out: Path, lang: str, offline: bool, quiet: bool, extra: dict) -> list[Path]:
+    """Every file of the contract into the empty folder ``out``; ``run.json`` last, listing them all."""
+    from access import dictionary, tables
+    from access.maps import folium_map, report
+    from access.maps.index import write_study_index
+
     progress = Progress(quiet)
     files: list[Path] = []
 
@@ -60,17 +93,16 @@ def write_outputs(study, results, out: Path, lang: str = "zh", offline: bool = F
     cells_table(study, results).to_parquet(p, index=False)
     files.append(p)
     for name, table in (("coverage_county.csv", results.coverage_county), ("coverage_township.csv", results.coverage_township)):
-        p = out / name
-        table.to_csv(p, index=False, encoding="utf-8-sig")
-        files.append(p)
+        files.append(_csv(table, out / name))
+    if getattr(study, "categories", None) is not None:
+        files.append(_csv(study.categories, out / "categories.csv"))
     if len(results.rule_failures):
-        p = out / "township_rules.csv"
-        results.rule_failures.to_csv(p, index=False, encoding="utf-8-sig")
-        files.append(p)
+        files.append(_csv(results.rule_failures, out / "township_rules.csv"))
     if len(results.supply):
-        p = out / "supply_township.csv"
-        results.supply.to_csv(p, index=False, encoding="utf-8-sig")
-        files.append(p)
+        files.append(_csv(results.supply, out / "supply_township.csv"))
+    if getattr(results, "capacity", None):
+        files.append(_csv(results.capacity["township"], out / "capacity_township.csv"))
+        files.append(_csv(results.capacity["facilities"], out / "capacity_facilities.csv"))
     if getattr(results, "proposed", None) is not None and len(results.proposed):
         p = out / "proposed_sites.gpkg"
         _gpkg(results.proposed, p, "proposed_sites")
@@ -78,16 +110,29 @@ def write_outputs(study, results, out: Path, lang: str = "zh", offline: bool = F
     p = out / "gaps.gpkg"
     _gpkg(results.gaps, p, "gaps")
     files.append(p)
+    files.append(_csv(gaps_table(results.gaps), out / "gaps.csv"))
+    files.append(_csv(results.equity, out / "equity.csv"))
+    if getattr(results, "headline", None) is not None:
+        files.append(_csv(results.headline, out / "headline.csv"))
+    if getattr(results, "completeness", None) is not None:
+        files.append(_csv(results.completeness, out / "completeness_township.csv"))
     p = out / "service_areas.gpkg"
     _gpkg(results.service_areas, p, "service_areas")
     files.append(p)
 
-    with progress.step("writing maps and report"):
-        files += folium_map.write_maps(study, results, out, lang=lang, offline=offline)
+    with progress.step("writing coverage.xlsx"):
+        files.append(tables.write_xlsx(tables.sheets(study, results, lang), out / "coverage.xlsx", lang=lang))
+    with progress.step("writing maps"):
+        files += folium_map.write_maps(study, results, out, lang=lang, offline=offline, index=False)
+    with progress.step("writing report"):
         files.append(report.write_study_report(study, results, out / "report.html", lang=lang))
+    files.append(dictionary.write_dictionary(out / "data_dictionary.csv", [Path(f).name for f in files] + ["run.json"]))
+    # the front door, last before run.json: it links every file of the run
+    files.append(write_study_index(study, out, lang=lang, pending=["run.json"]))
 
     p = out / "run.json"
-    p.write_text(json.dumps({**run_record(study, results), **(extra or {})}, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+    record = {**run_record(study, results), **(extra or {}), "files": manifest(out)}
+    p.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
     files.append(p)
     return files
 
@@ -120,8 +165,26 @@ def run_record(study, results) -> dict:
         "facilities": int(len(fac)),
         "facilities_not_on_network": unsnapped,
         "accounting": accounting,
+        "categories": _categories_record(getattr(study, "categories", None)),
+        "components": _components_record(getattr(study, "components", None)),
         "timings_s": {**study.timings, **results.timings},
     }
+
+
+def _components_record(table: pd.DataFrame | None) -> list[dict]:
+    """Road components per mode (nodes, persons, facilities, kept, reason) as run.json rows."""
+    if table is None:
+        return []
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+            for row in table.to_dict(orient="records")]
+
+
+def _categories_record(table: pd.DataFrame | None) -> list[dict]:
+    """The categories table (raw value, key or "dropped", rule, count) as run.json rows."""
+    if table is None:
+        return []
+    return [{"raw": str(r.raw), "key": str(r.key), "rule": str(r.rule), "count": int(r.count)}
+            for r in table.itertuples(index=False)]
 
 
 def _scenario_dict(sc) -> dict:
@@ -140,7 +203,7 @@ def _scenario_dict(sc) -> dict:
 def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
     if path.exists():
         path.unlink()
-    gdf = gdf.copy()
+    gdf = _no_inf(gdf).copy()
     for c in gdf.columns:
         if c != gdf.geometry.name and gdf[c].dtype == object:
             gdf[c] = gdf[c].astype(str)

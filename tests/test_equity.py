@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,7 +103,7 @@ def test_bad_values_are_input_errors():
         theil_t([1.0, np.inf])
 
 
-def test_equity_table_counts_services_within():
+def test_equity_table_on_completeness():
     c = Circle(name="c", mode="walk", minutes=10.0,
                requirements={"s1": ("primary_school",), "s2": ("clinic",)})
     cells = pd.DataFrame({
@@ -113,14 +115,61 @@ def test_equity_table_counts_services_within():
         "urban": [True, True, False],
     })
     tab = equity_table(cells, [c]).set_index("circle")
-    # services within: 2, 1, 0 with weights 10, 10, 20
-    x, w = np.array([2.0, 1.0, 0.0]), np.array([10.0, 10.0, 20.0])
-    assert tab.loc["c", "mean"] == pytest.approx(30 / 40)
+    # 设施完备度: 2/2, 1/2, 0 with weights 10, 10, 20
+    x, w = np.array([1.0, 0.5, 0.0]), np.array([10.0, 10.0, 20.0])
+    assert tab.loc["c", "measure"] == "completeness" and tab.loc["c", "demand"] == "all"
+    assert tab.loc["c", "mean"] == pytest.approx(15 / 40)
     assert tab.loc["c", "share_complete"] == pytest.approx(0.25)
-    assert tab.loc["c", "gini"] == pytest.approx(gini(x, w))
     assert tab.loc["c", "gini"] == pytest.approx(
         sum(wi * wj * abs(xi - xj) for xi, wi in zip(x, w) for xj, wj in zip(x, w))
-        / (2 * 40**2 * 0.75))
+        / (2 * 40**2 * (15 / 40)))
     assert tab.loc["c", "theil"] == pytest.approx(
         tab.loc["c", "theil_between"] + tab.loc["c", "theil_within"])
-    assert tab.loc["c", "urban_mean"] == 1.5 and tab.loc["c", "rural_mean"] == 0.0
+    assert tab.loc["c", "urban_mean"] == 0.75 and tab.loc["c", "rural_mean"] == 0.0
+    assert tab.loc["c", "urban_rural_gap"] == 0.75
+
+
+def test_equity_two_counties_by_hand():
+    """County A: two persons with every service (1, 1); county B: one with
+    half (0.5), one with none (0). Persons 10 each (indices are weight-scale free)."""
+    c = Circle(name="c", mode="walk", minutes=10.0,
+               requirements={"s1": ("primary_school",), "s2": ("clinic",)})
+    cells = pd.DataFrame({
+        "population": [10.0, 10.0, 10.0, 10.0],
+        "t_walk_primary_school": [60.0, 60.0, 60.0, np.nan],
+        "t_walk_clinic": [60.0, 60.0, 9000.0, np.nan],
+        "county": ["A", "A", "B", "B"],
+        "urban": [True, True, False, False],
+    })
+    tab = equity_table(cells, [c], groups="county").set_index("circle").loc["c"]
+    mu = 2.5 / 4
+    total = (2 * (1 / mu) * math.log(1 / mu) + (0.5 / mu) * math.log(0.5 / mu)) / 4
+    s_a, s_b = 2 * 1.0 / (4 * mu), 2 * 0.25 / (4 * mu)  # shares of the total held by each county
+    between = s_a * math.log(1.0 / mu) + s_b * math.log(0.25 / mu)
+    theil_b = (2 * math.log(2) + 0) / 2  # B: values 0.5 and 0 around its mean 0.25
+    within = s_a * 0.0 + s_b * theil_b
+    assert total == pytest.approx(between + within)
+    assert tab["theil"] == pytest.approx(total)
+    assert tab["theil_between"] == pytest.approx(between)
+    assert tab["theil_within"] == pytest.approx(within)
+    # Palma: bottom 40 % = one person at 0 and 0.6 of one at 0.5 -> 0.3 of 2.5;
+    # top 10 % = 0.4 of a person at 1 -> 0.4 of 2.5
+    assert tab["palma"] == pytest.approx((0.4 / 2.5) / (0.3 / 2.5))
+    assert tab["urban_rural_gap"] == pytest.approx(1.0 - 0.25)
+
+
+def test_equity_uses_scope_and_group_persons():
+    c = Circle(name="c", mode="walk", minutes=10.0, scope="rural",
+               requirements={"care": ("elderly_day_care",)})
+    cells = pd.DataFrame({
+        "population": [100.0, 100.0, 100.0],
+        "pop_elderly": [1.0, 3.0, 50.0],
+        "t_walk_elderly_day_care": [60.0, np.nan, 60.0],
+        "urban": [False, False, True],
+    })
+    tab = equity_table(cells, [c], demand={"elderly_day_care": "elderly"}).set_index("circle").loc["c"]
+    # rural elderly only: 1 person covered of 4
+    assert tab["population"] == 4.0 and tab["mean"] == pytest.approx(0.25)
+    assert (tab["scope"], tab["demand"]) == ("rural", "elderly")
+    assert np.isnan(tab["urban_mean"]) and np.isnan(tab["urban_rural_gap"])
+

@@ -48,30 +48,79 @@ def _grid(jitter=0.0):
 
 def test_gaps_by_hand():
     g = gap_areas(_grid(), C, S)
-    assert len(g) == 2
-    b, a = g.iloc[0], g.iloc[1]  # B has 21 persons, A 15
-    assert (b["rank"], a["rank"]) == (1, 2)
-    assert b["population"] == 21 and a["population"] == 15
-    assert b["cells"] == 2 and a["cells"] == 2
-    # B: (2,1) lacks clinic (20 persons), (2,2) unreachable lacks both (1)
-    assert b["missing"] == "clinic,school"
-    assert b["pop_missing__clinic"] == 21 and b["pop_missing__school"] == 1
-    assert a["missing"] == "school" and a["pop_missing__clinic"] == 0
-    assert b["township"] == "T2" and b["township_name"] == "乙"
-    assert a["township"] == "T1"
-    # median binding time: (2,1) 900 s holds 20 of 21 persons
-    assert b["t_median_s"] == 900.0 and a["t_median_s"] == 900.0
-    assert b["unreachable_population"] == 1 and a["unreachable_population"] == 0
+    # A = (0,0)+(1,0): T1, both lack the school only -> one gap of 15.
+    # (2,1) T2 lacks the clinic (20); (2,2) T1 is off-road and lacks both (1):
+    # rook neighbours, but another township and another missing set -> apart.
+    assert len(g) == 3
+    b, a, c = g.iloc[0], g.iloc[1], g.iloc[2]
+    assert list(g["rank"]) == [1, 2, 3]
+    assert (b["population"], a["population"], c["population"]) == (20, 15, 1)
+    assert (b["cells"], a["cells"], c["cells"]) == (1, 2, 1)
+    assert b["missing"] == "clinic" and a["missing"] == "school" and c["missing"] == "school,clinic"
+    assert b["pop_missing__clinic"] == 20 and b["pop_missing__school"] == 0
+    assert a["pop_missing__school"] == 15 and a["pop_missing__clinic"] == 0
+    assert (b["township"], b["township_name"]) == ("T2", "乙")
+    assert a["township"] == "T1" and c["township"] == "T1"
+    assert b["t_median_s"] == 900.0 and a["t_median_s"] == 900.0 and c["t_median_s"] == np.inf
+    # current time to each missing service; NaN for services not missing
+    assert b["t_clinic_s"] == 900.0 and np.isnan(b["t_school_s"]) and a["t_school_s"] == 900.0
+    assert c["unreachable_population"] == 1 and a["unreachable_population"] == 0
     expect_a = shapely.union_all([box(950, 1950, 1050, 2050), box(1050, 1950, 1150, 2050)])
     assert a.geometry.equals(expect_a)
     assert a.geometry.area == pytest.approx(2 * S * S)
-    assert b.geometry.geom_type == "Polygon"
+    assert b.geometry.equals(box(1150, 2050, 1250, 2150))
     assert g.crs == "EPSG:32650"
 
 
 def test_gaps_tolerate_an_irregular_grid():
     g = gap_areas(_grid(jitter=10.0), C, S)
-    assert sorted(g["population"]) == [15, 21]
+    assert sorted(g["population"]) == [1, 15, 20]
+
+
+def test_gaps_split_at_township_borders_and_never_exceed_the_township():
+    """A 4 x 1 strip lacking the same service, cut by a township border
+    after the second cell; a fifth cell in T2 lacks another set."""
+    xs = [0.0, 100.0, 200.0, 300.0, 400.0]
+    cells = gpd.GeoDataFrame({
+        "population": [1.0, 2.0, 4.0, 8.0, 16.0],
+        "t_walk_primary_school": [900.0, 900.0, 900.0, 800.0, 900.0],
+        "t_walk_clinic": [60.0, 60.0, 60.0, 60.0, 900.0],
+        "nearest_walk_primary_school": ["s1", "s1", "s2", "s2", "s2"],
+        "nearest_walk_clinic": ["k1"] * 5,
+        "township": ["T1", "T1", "T2", "T2", "T2"], "township_name": ["甲", "甲", "乙", "乙", "乙"],
+        "pop_age_6_11": [0.1, 0.2, 0.4, 0.8, 1.6],
+    }, geometry=[Point(x, 0) for x in xs], crs="EPSG:32650")
+    fac = pd.DataFrame({"facility_id": ["s1", "s2", "k1"], "name": ["一小", "二小", "卫生站"]})
+    demand = {"primary_school": "age_6_11"}
+    g = gap_areas(cells, C, 100.0, demand=demand, facilities=fac).set_index("gap_id")
+    assert len(g) == 3
+    assert g["population"].tolist() == [16.0, 12.0, 3.0]  # ranked by persons
+    top, mid, low = g.iloc[0], g.iloc[1], g.iloc[2]
+    assert (top["township"], top["missing"]) == ("T2", "school,clinic")
+    assert (mid["township"], mid["missing"], mid["cells"]) == ("T2", "school", 2)
+    assert (low["township"], low["missing"], low["cells"]) == ("T1", "school", 2)
+    # persons by group: the school's demand is ages 6-11
+    assert mid["pop_age_6_11"] == pytest.approx(1.2) and mid["pop_missing__school"] == pytest.approx(1.2)
+    assert top["pop_missing__clinic"] == 16.0  # the clinic's demand is everyone
+    # population-weighted median time to the school in mid: 800 s holds 8 of 12
+    assert mid["t_school_s"] == 800.0
+    # nearest existing facility: the one nearest to most persons
+    assert (low["nearest_school"], low["nearest_name_school"]) == ("s1", "一小")
+    assert (mid["nearest_school"], mid["nearest_name_school"]) == ("s2", "二小")
+    assert top["nearest_clinic"] == "k1" and mid["nearest_clinic"] == ""
+    pop_t = cells.groupby("township")["population"].sum()
+    assert (g["population"] <= g["township"].map(pop_t)).all()
+    assert g.groupby("township")["population"].sum().to_dict() == pop_t.to_dict()
+
+
+def test_gaps_keep_to_the_circle_scope():
+    cu = Circle(name="u", mode="walk", minutes=10.0, scope="urban",
+                requirements={"school": ("primary_school",)})
+    cells = gpd.GeoDataFrame({
+        "population": [5.0, 7.0], "t_walk_primary_school": [np.nan, np.nan], "urban": [True, False]},
+        geometry=[Point(0, 0), Point(100, 0)], crs="EPSG:32650")
+    g = gap_areas(cells, cu, 100.0)
+    assert g["population"].tolist() == [5.0] and g["scope"].tolist() == ["urban"]
 
 
 def test_diagonal_only_is_not_contiguous():

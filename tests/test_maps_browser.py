@@ -1,4 +1,4 @@
-"""Maps in a real headless Chromium, networking blocked (issue #5).
+"""Maps in a real headless Chromium, networking blocked.
 
 Oracles: the inputs built here (layer names, counts, the literal text of
 names), the DOM Leaflet builds, and pixels of a screenshot.
@@ -22,7 +22,8 @@ from access.maps import coverage_map, index_page, render_map, save_map
 from access.maps import labels as L
 import shapely
 
-from access.maps.folium_map import _gcj02_fallback, _to_display
+from access.maps.basemaps import _gcj02_fallback
+from access.maps.basemaps import to_display as _to_display
 from access.maps.offline import VENDOR, VENDOR_JS
 
 from browser import Chromium, find_chromium, png_stats
@@ -242,26 +243,20 @@ def test_english_labels():
     assert "15分钟生活圈" not in page.replace("测试县 15分钟生活圈", "")
 
 
-def test_gap_layers_keep_largest_within_vertex_budget(monkeypatch):
-    """A province holds 10^5 gaps: the map draws the largest within a vertex
-    budget and says how many of how many; gaps.gpkg keeps them all."""
-    import folium
+def test_map_draws_the_largest_gaps_per_circle_and_says_how_many():
+    """A province holds 10^5 gaps: each circle's map layer holds its most
+    populous ones, ranked, and knows how many there are; gaps.gpkg keeps them all."""
+    from access.maps.study_layers import gaps_for_map
 
-    from access.maps import folium_map as fm
-
-    # ranks 1..4 with 5, 5, 5 and 5 coordinates (closed squares); budget 12
-    # for the one circle -> ranks 1 and 2 fit (10), rank 3 would make 15
-    sq = [box(i * 10.0, 0.0, i * 10.0 + 5, 5.0) for i in range(4)]
-    gaps = gpd.GeoDataFrame({"circle": "gb50180_15min", "rank": [3, 1, 4, 2], "population": 1.0,
-                             "missing": "", "township_name": "t"}, geometry=sq, crs=4326)
-    monkeypatch.setattr(fm, "MAP_GAP_VERTICES", 12)
-    m = folium.Map()
-    fm._gap_layers(m, gaps, [CIRCLES["gb50180_15min"]], "en")
-    groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
-    assert len(groups) == 1
-    assert "largest 2 of 4; all in gaps.gpkg" in groups[0].layer_name
-    (gj,) = [c for c in groups[0]._children.values() if isinstance(c, folium.GeoJson)]
-    assert len(gj.data["features"]) == 2
+    sq = [box(i * 10.0, 0.0, i * 10.0 + 5, 5.0) for i in range(7)]
+    gaps = gpd.GeoDataFrame({"circle": ["a", "a", "a", "a", "b", "b", "b"],
+                             "population": [5.0, 50.0, 20.0, 1.0, 7.0, 9.0, 8.0],
+                             "missing": "", "township_name": "t"}, geometry=sq, crs=CRS)
+    got = gaps_for_map(gaps, [], limit=2)
+    a = got[got["circle"] == "a"]
+    b = got[got["circle"] == "b"]
+    assert a["population"].tolist() == [50.0, 20.0] and a["rank"].tolist() == [1, 2] and (a["of"] == 4).all()
+    assert b["population"].tolist() == [9.0, 8.0] and (b["of"] == 3).all()
 
 
 # ---------------------------------------------------------------------------
@@ -284,20 +279,36 @@ _MAP_STATE = r"""
   };
   map.eachLayer(l => { if (!(l instanceof L.LayerGroup) && !(l instanceof L.MarkerCluster)) visit(l); });
   clusters.forEach(c => c.getLayers().forEach(l => { clustered++; if (!map.hasLayer(l)) visit(l); }));
-  const labels = sel => Array.from(document.querySelectorAll(sel)).map(e => e.textContent.trim());
+  const ctrls = Array.from(document.querySelectorAll('.leaflet-control-layers'));
+  const labelsIn = (el, sel) => el ? Array.from(el.querySelectorAll(sel)).map(e => e.textContent.trim()) : [];
+  const rect = id => { const e = document.getElementById(id); return e ? e.getBoundingClientRect().toJSON() : null; };
+  const legend = document.getElementById('access-legend');
+  const others = Array.from(document.querySelectorAll('.leaflet-control, #access-head > div'))
+    .filter(e => e !== legend && !legend.contains(e) && !e.classList.contains('leaflet-control-scale')
+                 && !e.classList.contains('leaflet-control-attribution'))
+    .map(e => e.getBoundingClientRect().toJSON());
   return {
     nmaps: maps.length, popups, tooltips, clustered,
-    overlays: labels('.leaflet-control-layers-overlays label'),
-    bases: labels('.leaflet-control-layers-base label'),
+    circles: labelsIn(ctrls[0], '.leaflet-control-layers-base label'),
+    checkedCircles: ctrls[0] ? ctrls[0].querySelectorAll('.leaflet-control-layers-base input:checked').length : 0,
+    bases: labelsIn(ctrls[1], '.leaflet-control-layers-base label'),
+    overlays: labelsIn(ctrls[1], '.leaflet-control-layers-overlays label'),
+    labels: Array.from(document.querySelectorAll('.access-label')).map(e => e.textContent),
     tiles: document.querySelectorAll('.leaflet-tile').length,
-    paths: document.querySelectorAll('path.leaflet-interactive').length,
+    paths: document.querySelectorAll('path').length,
+    interactivePaths: document.querySelectorAll('path.leaflet-interactive').length,
     scale: document.querySelectorAll('.leaflet-control-scale').length,
-    legend: (document.getElementById('access-legend') || {}).textContent || '',
+    legend: legend.textContent,
+    legendCircle: document.getElementById('access-legend-circle').textContent,
     title: (document.getElementById('access-title') || {}).textContent || '',
     banner: (document.getElementById('access-synthetic') || {}).textContent || '',
+    lang: document.documentElement.lang,
     alerts: window.__alerts,
-    legendRect: document.getElementById('access-legend').getBoundingClientRect().toJSON(),
-    titleRect: document.getElementById('access-title').getBoundingClientRect().toJSON(),
+    legendRect: legend.getBoundingClientRect().toJSON(),
+    legendScroll: [legend.scrollHeight, legend.clientHeight, legend.scrollWidth, legend.clientWidth],
+    others,
+    viewport: [window.innerWidth, window.innerHeight],
+    titleRect: rect('access-title'),
   };
 })()
 """
@@ -333,33 +344,43 @@ def browser():
         yield b
 
 
+def legend_fully_visible(state) -> None:
+    """The colour key lies inside the viewport, shows all of itself and touches no other box."""
+    r, (w, h) = state["legendRect"], state["viewport"]
+    assert r["left"] >= 0 and r["top"] >= 0 and r["right"] <= w and r["bottom"] <= h, (r, w, h)
+    sh, ch, sw, cw = state["legendScroll"]
+    assert sh <= ch + 1 and sw <= cw + 1, state["legendScroll"]
+    for o in state["others"]:
+        apart = r["right"] <= o["left"] or o["right"] <= r["left"] or r["bottom"] <= o["top"] or o["bottom"] <= r["top"]
+        assert apart, ("legend overlaps", r, o)
+
+
 def _check_map_page(b, path, shot, expect_tiles_online):
     log = b.open(path, settle=1.5)
     assert log.js_errors == [], log.js_errors
     state = b.eval(_MAP_STATE)
-    assert state["nmaps"] == 1
+    assert state["nmaps"] == 1 and state["lang"] == "zh-CN"
     circles = [CIRCLES[k] for k in CIRCLE_KEYS]
-    for c in circles:
-        assert L.circle_label(c, "zh") in state["overlays"]
-    for name in ("服务缺口", "公共服务设施", "建议新增设施", "服务范围：乡镇卫生院", "服务范围：小学"):
-        assert name in state["overlays"]
-    assert len(state["overlays"]) == len(circles) + 5
+    assert state["circles"] == [L.circle_label(c, "zh") for c in circles]
+    assert state["checkedCircles"] == 1 and state["legendCircle"] == L.circle_label(circles[0], "zh")
+    assert state["overlays"] == ["服务缺口", "服务范围", "公共服务设施", "建议新增设施"]
     assert state["clustered"] == 7  # every facility is in the cluster group
-    # Visible at load: first circle's 4 townships + 2 gaps + 1 site have popups.
+    # Visible at load: first circle's 4 townships + 2 gap badges + 1 site have popups.
     assert state["popups"] >= 4 + 2 + 1
-    assert state["scale"] == 1 and "图例" in state["legend"] and "80–100%" in state["legend"]
+    # township names with their share, drawn on the map (one circle: one label each)
+    assert sorted(state["labels"]) == sorted(["城关镇10%", "东街街道95%", f"{XSS_SCRIPT}50%", f"{XSS_IMG}—"])
+    assert state["scale"] == 1 and "图例" in state["legend"] and "人口覆盖率" in state["legend"]
+    assert "人口最多的 2 处服务缺口（共 2 处" in state["legend"]
     assert state["title"] == f"标题 {XSS_SCRIPT}"
-    # legend sits in the bottom-right corner and the title at the top centre
-    # (their inline styles parsed completely)
-    assert state["legendRect"]["bottom"] > 700 and state["legendRect"]["left"] > 600
-    assert state["titleRect"]["top"] < 30 and 300 < state["titleRect"]["left"] < 600
+    legend_fully_visible(state)
     if expect_tiles_online:
         assert state["bases"] == ["OpenStreetMap", "CartoDB Positron"]
         # tiles were requested and failed on the network, not in JavaScript
         assert any("tile.openstreetmap.org" in e or "ERR_" in e for e in log.network_errors)
     else:
         assert state["bases"] == [] and state["tiles"] == 0
-    assert state["paths"] >= 4 + 2
+    # 4 townships + 2 gap outlines; the gap outlines take no clicks
+    assert state["paths"] >= 4 + 2 and state["interactivePaths"] == 4
     png = b.screenshot(shot)
     std, colours = png_stats(png)
     assert std > 10 and colours > 20, (std, colours)
@@ -396,7 +417,7 @@ def test_xss_names_show_as_text_in_popups(browser, tmp_path):
     # tooltips render text too
     tip = browser.eval(
         """(() => { const m = window[Object.keys(window).find(k => { try { return window[k] instanceof L.Map; } catch (e) { return false; } })];
-        let t = null; m.eachLayer(l => { if (!t && l.getTooltip && l.getTooltip() && String(l.getTooltip().getContent()).includes('alert')) { l.openTooltip(); t = document.querySelector('.leaflet-tooltip'); } });
+        let t = null; m.eachLayer(l => { if (!t && l.getTooltip && l.getTooltip() && String(l.getTooltip().getContent()).includes('alert')) { l.openTooltip(); t = l.getTooltip().getElement(); } });
         return t ? {text: t.textContent, imgs: t.querySelectorAll('img').length} : null; })()"""
     )
     assert tip is not None and "alert(1)" in tip["text"] and tip["imgs"] == 0
@@ -440,7 +461,7 @@ def test_index_page_in_chromium(browser, tmp_path):
     # following the link opens a working map
     log = browser.open(tmp_path / "350181" / "map.html")
     assert log.js_errors == []
-    assert browser.eval("document.querySelectorAll('.leaflet-control-layers-overlays label').length") == 8
+    assert browser.eval("document.querySelectorAll('.leaflet-control-layers-overlays label').length") == 4
 
 
 def test_index_page_refuses_scheme_links(tmp_path):
@@ -479,15 +500,16 @@ def test_demo_run_maps_in_chromium(browser, demo_maps, page):
     log = browser.open(demo_maps / page, settle=2.0)
     assert log.js_errors == [], log.js_errors
     state = browser.eval(_MAP_STATE)
-    for c in sc.circles:
-        assert L.circle_label(c, "zh") in state["overlays"]
-    # one gap layer per circle with gaps, named after it
-    gap_layers = [o for o in state["overlays"] if o.startswith("服务缺口：")]
-    assert "服务缺口：30分钟基层医疗服务圈" in gap_layers and len(gap_layers) <= len(sc.circles)
-    assert "公共服务设施" in state["overlays"]
+    assert state["circles"] == [L.circle_label(c, "zh") for c in sc.circles] and state["checkedCircles"] == 1
+    assert state["overlays"] == ["服务缺口", "服务范围", "公共服务设施"]
+    assert "人口最多的 25 处服务缺口" in state["legend"]
+    assert len(state["labels"]) == 15  # every township named on the map, with its share
     assert state["tiles"] == 0 and state["bases"] == []  # synthetic: no real basemap under invented roads
     assert "示范数据（合成）" in state["banner"]
-    assert state["clustered"] == 325  # every facility of the demo's CSV
+    import json
+
+    # every facility the run kept (run.json) is in the cluster group
+    assert state["clustered"] == json.loads((demo_maps / "run.json").read_text(encoding="utf-8"))["facilities"]
     # the designed island gap shows in a popup with its township name
     popup = browser.eval(_OPEN_POPUP + "('海屿乡')", await_promise=True)
     assert popup is not None and "海屿乡" in popup["text"] and popup["scripts"] == 0
@@ -504,3 +526,79 @@ def test_demo_index_in_chromium(browser, demo_maps):
     assert "map.html" in links
     std, _ = png_stats(browser.screenshot(demo_maps / "index.png"))
     assert std > 5
+
+
+def _share_text(share: float) -> str:
+    """How a label writes a share: whole percent, never rounding a gap shut or open."""
+    if share != share:
+        return "—"
+    pct = 100 * share
+    return "<1%" if 0 < pct < 0.5 else ">99%" if 99.5 <= pct < 100 else f"{pct:.0f}%"
+
+
+_CLICK_CIRCLE = "document.querySelectorAll('.leaflet-control-layers')[0].querySelectorAll('input')[{i}].click()"
+_CLICK_OVERLAY = (
+    "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+    ".find(l => l.textContent.trim() === {name!r}).querySelector('input').click()"
+)
+
+
+@needs_chromium
+@pytest.mark.browser
+@pytest.mark.parametrize("size", [(1366, 768), (390, 844)])
+def test_demo_map_reads_at_a_glance(demo_maps, size):
+    """Legend never hidden, one circle at a time, every township labelled with
+    the share its row in coverage_township.csv gives, for each circle."""
+    import pandas as pd
+
+    from access.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "data" / "demo" / "scenario.toml")
+    table = pd.read_csv(demo_maps / "coverage_township.csv", encoding="utf-8-sig", dtype={"code": str})
+    table = table[table["code"] != "total"]
+    with Chromium(width=size[0], height=size[1]) as b:
+        log = b.open(demo_maps / "map.html", settle=1.5)
+        assert log.js_errors == [], log.js_errors
+        for i, c in enumerate(sc.circles):
+            b.eval(_CLICK_CIRCLE.format(i=i))
+            b.eval("new Promise(r => setTimeout(r, 400))", await_promise=True)  # labels fade out in 200 ms
+            st = b.eval(_MAP_STATE)
+            assert st["checkedCircles"] == 1 and st["legendCircle"] == L.circle_label(c, "zh")
+            legend_fully_visible(st)
+            expected = sorted(f"{n}{_share_text(s)}" for n, s in zip(table["name"], table[f"share_{c.name}"]))
+            assert sorted(st["labels"]) == expected
+            if i == 0:
+                b.screenshot(demo_maps / f"map_{size[0]}x{size[1]}.png")
+        assert b._log("").js_errors == []
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_demo_service_areas_load_only_when_switched_on(browser, demo_maps):
+    page = demo_maps / "map.html"
+    browser.open(page, settle=1.0)
+    assert [u for u in browser.requests() if "/layers/" in u] == []
+    before = browser.eval("document.querySelectorAll('path').length")
+    browser.eval(_CLICK_OVERLAY.format(name="服务范围"))
+    loaded = [u for u in browser.requests(settle=1.5) if "/layers/" in u]
+    assert loaded == [(demo_maps / "layers" / "map_service_areas_0.js").as_uri()]
+    assert browser.eval("document.querySelectorAll('path').length") > before
+    # another circle's areas come with it, the first's are not fetched twice
+    browser.eval(_CLICK_CIRCLE.format(i=1))
+    loaded = [u for u in browser.requests(settle=1.5) if "/layers/" in u]
+    assert loaded == [(demo_maps / "layers" / f"map_service_areas_{i}.js").as_uri() for i in (0, 1)]
+    assert browser._log("").js_errors == []
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_demo_offline_map_makes_no_request(browser, demo_maps):
+    page = demo_maps / "map_offline.html"
+    browser.open(page, settle=1.0)
+    before = browser.eval("document.querySelectorAll('path').length")
+    browser.eval(_CLICK_OVERLAY.format(name="服务范围"))
+    browser.eval(_CLICK_CIRCLE.format(i=2))
+    requests = browser.requests(settle=1.0)
+    assert [u for u in requests if not u.startswith("data:")] == [page.as_uri()]
+    assert browser.eval("document.querySelectorAll('path').length") > before
+    assert browser._log("").js_errors == [] and browser._log("").network_errors == []

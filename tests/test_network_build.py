@@ -14,7 +14,6 @@ from scipy.sparse.csgraph import dijkstra
 
 from access.network import build, osm
 from access.network.modes import DRIVE, WALK, TravelMode
-from access.network.snap import Snap
 from conftest import shared_path
 from test_network_sources import write_osm_xml
 
@@ -94,7 +93,7 @@ def test_parallel_arcs_keep_fastest_and_self_loops_dropped():
     assert list(indices) == [1, 2] and list(weights) == [3.0, 1.0] and list(arc_edge) == [8, 9]
 
 
-def test_components_relabelled_largest_first_and_report():
+def test_components_relabelled_largest_first():
     # nodes 0-1-2 strongly connected, 3<->4 connected, 5 reachable only one way
     tails = np.array([0, 1, 1, 2, 2, 0, 3, 4, 4])
     heads = np.array([1, 0, 2, 1, 0, 2, 4, 3, 5])
@@ -104,20 +103,6 @@ def test_components_relabelled_largest_first_and_report():
     ref.sort(key=len, reverse=True)
     assert set(np.flatnonzero(comp == 0)) == ref[0]
     assert set(np.flatnonzero(comp == 1)) == {3, 4}
-    from access.network.graph import Graph
-
-    g = Graph("t", indptr, indices, np.ones(len(indices)), np.zeros(len(indices), np.int64),
-              np.zeros((6, 2)), np.arange(6), comp)
-    n = 4
-    snap = Snap(node_a=np.array([0, 3, 5, -1]), node_b=np.array([1, 4, 4, -1]),
-                to_a=np.array([1.0, 1.0, 1.0, np.inf]), to_b=np.ones(n), from_a=np.ones(n),
-                from_b=np.ones(n), edge=np.array([0, 1, 2, -1]), pos=np.full(n, 0.5),
-                dist=np.ones(n), ok=np.array([True, True, True, False]))
-    rep = build.components_report(g, snap, np.array([100.0, 20.0, 5.0, 7.0])).set_index("component")
-    assert rep.loc[0, "population"] == 100.0 and rep.loc[0, "n_nodes"] == 3
-    assert rep.loc[1, "population"] == 20.0 and rep.loc[1, "n_nodes"] == 2
-    assert rep.loc[-1, "population"] == 7.0
-    assert rep["population"].sum() == pytest.approx(132.0)
 
 
 def test_reverse_is_transpose(oneway_net):

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from access.errors import InputError
 from access.network.snap import Snap
 from access.routing import catchments, graph_from_arcs, nearest, node_catchments, od_table
+from access.routing.queries import catchment_blocks
+from access.siting import fca
 
 TOL = 1e-6
 BOTH, AB, BA = 0, 1, 2
@@ -206,6 +208,32 @@ def test_catchments_match_networkx(world, limit, penalty):
     for k in set(got) & set(want):
         assert got[k] == pytest.approx(want[k], abs=TOL)
     assert not df.duplicated(["facility", "cell"]).any()
+
+
+@settings_
+@given(world=worlds(), limit=st.floats(0, 200), penalty=penalties, block=st.integers(1, 40))
+def test_catchment_blocks_and_streamed_2sfca_match_networkx(world, limit, penalty, block):
+    g, cells, facs, G = build(world)
+    pairs = all_pairs(G, world[6], world[7])
+    blocks = list(catchment_blocks(g, facs, cells, limit_s=limit, penalty_s=penalty, block_pairs=block))
+    rows = np.concatenate([r for r, _ in blocks]) if blocks else np.empty(0, np.int64)
+    assert rows.tolist() == list(range(len(facs)))  # every facility once, in order
+    got = {(int(r[f]), c): s for r, tb in blocks for f, c, s in tb.itertuples(index=False)}
+    want = {(j, i): t + penalty for (i, j), t in pairs.items() if t + penalty <= limit}
+    near = {(j, i) for (i, j), t in pairs.items() if abs(t + penalty - limit) < 1e-9}
+    assert set(got) - near == set(want) - near
+    # 2SFCA by hand from the networkx pairs (ties at the limit taken as ours)
+    supply = np.arange(1, len(facs) + 1, dtype=float)
+    demand = np.arange(len(cells), dtype=float) % 7 + 1
+    use = {k: v for k, v in got.items()}
+    dem = np.zeros(len(facs))
+    for (j, i) in use:
+        dem[j] += demand[i]
+    expect = np.zeros(len(cells))
+    for (j, i) in use:
+        expect[i] += supply[j] / dem[j]
+    streamed = fca.two_step_blocks(iter(blocks), supply, demand, per=1.0)
+    np.testing.assert_allclose(streamed, expect, rtol=1e-12, atol=1e-12)
 
 
 @settings_

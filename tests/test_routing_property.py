@@ -221,3 +221,111 @@ def test_graph_from_arcs_rejects_bad_arcs(tails, heads, weights, match):
     from access.errors import InputError
     with pytest.raises(InputError, match=match):
         graph_from_arcs(3, tails, heads, weights)
+
+
+# --------------------------------------------------------------------------
+# Points exactly on the end nodes of one-way edges: snapping + routing
+# --------------------------------------------------------------------------
+@st.composite
+def oneway_networks(draw):
+    """Ways on a jittered grid, most of them one-way, several vertices each.
+
+    Edges after the first start at a large cumulative length, where lengths
+    round: the case of a point a hair short of an edge's end node.
+    """
+    cells = draw(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), min_size=3, max_size=14,
+                          unique=True))
+    jit = draw(st.lists(st.tuples(st.integers(1, 999), st.integers(1, 999)), min_size=len(cells),
+                        max_size=len(cells)))
+    nodes = {i + 1: (120.0 + 0.002 * gx + 1.3e-6 * jx, 30.0 + 0.002 * gy + 1.7e-6 * jy)
+             for i, ((gx, gy), (jx, jy)) in enumerate(zip(cells, jit))}
+    ways = []
+    for w in range(draw(st.integers(1, 10))):
+        refs = draw(st.lists(st.integers(1, len(nodes)), min_size=2, max_size=5))
+        ow = draw(st.sampled_from(["yes", "yes", "-1", "no"]))
+        hw = draw(st.sampled_from(["residential", "tertiary", "primary"]))
+        ways.append((w + 1, refs, hw, ow))
+    return nodes, ways
+
+
+CRS = "EPSG:32651"
+
+
+def _edges(nodes, ways):
+    """Edges from {id: (lon, lat)} and [(way_id, [ids], highway, oneway)]."""
+    import pandas as pd
+
+    from access.network import osm
+
+    ids = [r for _, refs, _, _ in ways for r in refs]
+    ptr = np.concatenate([[0], np.cumsum([len(refs) for _, refs, _, _ in ways])])
+    attrs = pd.DataFrame([(hw, ow, "", np.nan, wid, "") for wid, _, hw, ow in ways],
+                         columns=["highway", "oneway", "junction", "maxspeed", "way_id", "name"])
+    return osm.edges_from_ways(np.array(ids), np.array([nodes[r][0] for r in ids]),
+                               np.array([nodes[r][1] for r in ids]), ptr, attrs)
+
+
+def _oracle_drive(e):
+    """networkx DiGraph of the edge table under the drive mode's rules."""
+    from access.network.modes import DRIVE
+
+    G = nx.DiGraph()
+    for u, v, hw, ow, length in e.edges[["u", "v", "highway", "oneway", "length_m"]].itertuples(index=False):
+        if u == v:
+            continue
+        s = length / (DRIVE.speed_kmh[hw] / 3.6)
+        for a, b, allowed in ((u, v, ow != "-1"), (v, u, ow not in ("yes",))):
+            if allowed and (not G.has_edge(a, b) or G[a][b]["weight"] > s):
+                G.add_edge(int(a), int(b), weight=s)
+    return G
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=oneway_networks(), data=st.data())
+def test_points_on_oneway_end_nodes_match_networkx(case, data):
+    """Cells and facilities placed exactly on nodes of one-way edges: times
+    equal networkx shortest paths between those nodes."""
+    import shapely
+    from hypothesis import assume
+    from pyproj import Transformer
+
+    from access.network import build, osm
+    from access.network.modes import DRIVE
+    from access.network.snap import snap_points
+    from access.routing import nearest
+
+    nodes, ways = case
+    e = _edges(nodes, ways)
+    assume(len(e.edges))
+    e = osm.split_loops_and_parallels(e)
+    oneway = e.edges["oneway"].isin(["yes", "-1"]).to_numpy()
+    assume(oneway.any())
+    ends = np.unique(np.concatenate([e.edges["u"].to_numpy()[oneway], e.edges["v"].to_numpy()[oneway]]))
+    g = build.build_graph(e, DRIVE, CRS)
+    # a point on a node that also lies on another road is ambiguous: skip
+    node_xy, coords_xy = e.projected(CRS)
+    ids = e.nodes["node_id"].to_numpy()
+    lines = [shapely.LineString(coords_xy[e.offsets[i]:e.offsets[i + 1]]) for i in range(len(e.edges))]
+    for n in ends:
+        p = shapely.Point(node_xy[np.searchsorted(ids, n)])
+        for i, (u, v) in enumerate(zip(e.edges["u"], e.edges["v"])):
+            if n not in (u, v):
+                assume(p.distance(lines[i]) > 0.5)
+    fac_nodes = data.draw(st.lists(st.sampled_from(list(ends)), min_size=1, max_size=4, unique=True))
+    tr = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+
+    def xy(node_ids):
+        lon = e.nodes.set_index("node_id").loc[node_ids, "lon"].to_numpy()
+        lat = e.nodes.set_index("node_id").loc[node_ids, "lat"].to_numpy()
+        return np.column_stack(tr.transform(lon, lat))
+
+    cells = snap_points(xy(list(ends)), g, e, DRIVE)
+    facs = snap_points(xy(fac_nodes), g, e, DRIVE)
+    assert cells.ok.all() and facs.ok.all()
+    sec, _ = nearest(g, cells, facs)
+    G = _oracle_drive(e)
+    G.add_nodes_from(int(n) for n in ends)
+    ref = nx.multi_source_dijkstra_path_length(G.reverse(copy=True), [int(f) for f in fac_nodes])
+    for i, n in enumerate(ends):
+        want = ref.get(int(n), math.inf)
+        assert sec[i] == pytest.approx(want, abs=1e-6, rel=1e-9), (n, sec[i], want)

@@ -204,3 +204,33 @@ def test_snap_many_points_matches_strtree():
                                atol=1e-6)
     np.testing.assert_allclose(s.dist, dist, atol=1e-6)
     assert (s.ok == (dist <= 150.0)).all()
+
+
+def test_point_on_end_node_of_oneway_edge_sits_on_the_node():
+    """A point exactly on the end node of a one-way edge whose cumulative
+    lengths round (pos came out 0.9999999999999998): it is at the node, reached
+    from it and leaving from it at no cost; it is not stuck behind the edge."""
+    nodes = {1: (120.0, 30.002829168316715), 2: (120.001, 30.001533982658444),
+             3: (120.002, 30.002928731117123), 4: (120.003, 30.000242508071686),
+             5: (120.004, 30.001822067495986), 6: (120.005, 30.00112945975313)}
+    e = make_edges(nodes, [(1, [1, 2, 3], "residential", "no"), (2, [3, 4, 5, 6], "residential", "yes")])
+    g = build.build_graph(e, DRIVE, CRS)
+    s = snap_points(np.vstack([xy_of(*nodes[6]), xy_of(*nodes[3])]), g, e, DRIVE)
+    assert s.edge[0] == 1 and g.node_id[s.node_b[0]] == 6
+    assert s.pos[0] == 1.0
+    assert s.from_b[0] == pytest.approx(0.0, abs=1e-6) and s.to_b[0] == pytest.approx(0.0, abs=1e-6)
+    assert np.isinf(s.to_a[0])  # leaving backwards along the one-way edge stays forbidden
+    assert s.pos[1] in (0.0, 1.0) and min(s.from_a[1], s.from_b[1]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_point_a_few_centimetres_short_of_a_node_is_not_moved():
+    """Only points within NODE_TOL_M of a node are put on it."""
+    from access.network.snap import NODE_TOL_M
+
+    e = make_edges({1: (120.0, 30.0), 2: (120.001, 30.0)}, [(1, [1, 2], "residential", "yes")])
+    g = build.build_graph(e, DRIVE, CRS)
+    a, b = xy_of(120.0, 30.0)[0], xy_of(120.001, 30.0)[0]
+    u = (b - a) / np.hypot(*(b - a))
+    s = snap_points(np.vstack([b - u * NODE_TOL_M / 2, b - u * 0.05]), g, e, DRIVE)
+    assert s.pos[0] == 1.0 and s.from_b[0] == pytest.approx(0.0, abs=1e-6)
+    assert s.pos[1] < 1.0 and np.isinf(s.from_b[1])

@@ -74,13 +74,16 @@ def test_geojson_and_extra_categories(tmp_path):
 
 
 def test_ignore_and_drop_unknown(tmp_path):
-    df = pd.DataFrame({"name": ["a", "b", "c"], "type": ["药店", "小学", "Veterinary clinic"],
-                       "lon": [119.3] * 3, "lat": [26.08] * 3})
+    df = pd.DataFrame({"name": ["a", "b", "c", "d"], "type": ["药店", "小学", "Veterinary clinic", "游泳馆"],
+                       "lon": [119.3] * 4, "lat": [26.08] * 4})
     p = tmp_path / "f.csv"
     df.to_csv(p, index=False)
     fac, acc = read_facilities(p, UTM50, extra_categories={"药店": "ignore"}, unknown="drop")
     assert list(fac["category"]) == ["primary_school"]
-    assert acc.dropped == {"category ignored by the scenario": 1, "unknown category": 1}
+    assert acc.dropped == {"category ignored by the scenario": 1, "unknown category": 1,
+                           "excluded: pet or veterinary (宠物/动物医院/兽医)": 1}
+    table = fac.attrs["categories"]
+    assert table["count"].sum() == 4 and set(table["key"]) == {"dropped", "primary_school"}
 
 
 @pytest.mark.parametrize("raw,key", [
@@ -106,18 +109,27 @@ def test_every_zh_label_maps_to_its_key():
 def test_shanghai_amap_poi():
     p = shared_path("shanghai/amap_poi/shanghai_hospital.csv")
     raw = pd.read_csv(p)
-    fac, acc = read_facilities(p, "EPSG:32651", unknown="drop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)  # multi-type values naming two categories
+        fac, acc = read_facilities(p, "EPSG:32651")  # every value is known: no unknown_categories needed
     assert acc.read == len(raw)
     acc.check()
-    # Oracle counts from the raw file with plain pandas string tests.
-    chc = raw["name"].str.contains("社区卫生服务中心") & raw["type"].str.split("|").str[0].str.contains("综合医院;卫生院")
-    assert (fac["category"] == "community_health_centre").sum() >= chc.sum()
-    pets = raw["type"].str.split("|").str[0].str.contains("宠物|动物")
-    assert not fac["category_raw"].str.split("|").str[0].str.contains("宠物|动物").any()
-    assert acc.dropped["unknown category"] >= pets.sum()
+    table = fac.attrs["categories"]
+    assert table["count"].sum() == len(raw)
+    assert table.loc[table["key"] != "dropped", "count"].sum() == len(fac)
+    # Oracle from the raw file: the first listed Amap type decides exclusions by type.
+    first = raw["type"].str.split("|").str[0].str.split(";").str[-1]
+    pets = first.isin(["宠物诊所", "兽医站"])
+    dental = first.eq("口腔医院")
+    assert acc.dropped["excluded: pet or veterinary (宠物/动物医院/兽医)"] >= pets.sum()
+    assert acc.dropped["excluded: dental (口腔/牙科)"] >= dental.sum()
+    kept_raw = fac["category_raw"].str.split("|").str[0].str.split(";").str[-1]
+    assert not kept_raw.isin(["宠物诊所", "兽医站", "口腔医院", "整形美容"]).any()
     kg = shared_path("shanghai/amap_poi/shanghai_kindergarten_幼儿园.csv")
     fk, ak = read_facilities(kg, "EPSG:32651")
-    assert set(fk["category"]) <= {"kindergarten", "central_kindergarten"} and ak.kept == len(pd.read_csv(kg))
+    ak.check()
+    assert ak.read == len(pd.read_csv(kg))
+    assert set(fk["category"]) <= {"kindergarten", "central_kindergarten", "primary_school", "junior_middle_school"}
 
 
 def test_gcj02_offset_warning_fires_for_shifted_points():

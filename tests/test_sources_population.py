@@ -18,6 +18,7 @@ from access.sources.population import (
     read_population_raster,
     spread_polygon_population,
 )
+from access.errors import InputError
 from conftest import shared_path
 
 UTM50 = "EPSG:32650"
@@ -192,3 +193,70 @@ def test_polygons_file_with_area(tmp_path):
     assert acc.population_kept == pytest.approx(1000.0, abs=1e-3)
     assert acc.dropped == {"zero population": 1}
     acc.check()
+
+
+def _band_sum(files) -> tuple[np.ndarray, dict]:
+    """Sum of WorldPop band rasters read with rasterio and numpy (the oracle)."""
+    total, profile = None, None
+    for f in files:
+        with rasterio.open(f) as src:
+            a = src.read(1, masked=True).astype("float64").filled(0.0)
+            profile = profile or src.profile
+        total = a if total is None else total + a
+    return total, profile
+
+
+def test_wuhan_age_bands_sum_to_the_group(tmp_path):
+    """Population = every band (20-80+, f and m); elderly = the 60..80 bands.
+    Per cell and in total the group equals the sum of its bands exactly."""
+    folder = shared_path("wuhan/worldpop_age_sex")
+    every = sorted(folder.glob("pop_*_wuhan.tif"))
+    elderly = sorted(f for f in every if int(f.name.split("_")[1]) >= 60)
+    assert len(every) == 26 and len(elderly) == 10
+    total, profile = _band_sum(every)
+    old, _ = _band_sum(elderly)
+    pop_path = tmp_path / "adults.tif"
+    profile.update(dtype="float64", nodata=None, compress="deflate")
+    with rasterio.open(pop_path, "w", **profile) as dst:
+        dst.write(total, 1)
+    cells, _ = read_population(pop_path, UTM50)
+    cells, accs = popmod.add_groups(cells, {"elderly": elderly}, pop_path, UTM50)
+    ids = cells["cell_id"].to_numpy()
+    rows, cols = ids // total.shape[1], ids % total.shape[1]
+    np.testing.assert_array_equal(cells["pop_elderly"].to_numpy(), old[rows, cols])
+    # every elderly person lies in a cell with adults: nothing dropped
+    assert cells["pop_elderly"].sum() == pytest.approx(old.sum(), rel=1e-12)
+    (acc,) = accs
+    assert acc.population_read == pytest.approx(old.sum(), rel=1e-12)
+    assert acc.population_kept == pytest.approx(old.sum(), rel=1e-12)
+    assert (cells["pop_elderly"] <= cells["population"] + 1e-9).all()
+    assert 0.1 < old.sum() / total.sum() < 0.5  # 60+ among adults, a plausible share
+
+
+def test_group_rasters_on_another_grid_are_refused(tmp_path):
+    folder = shared_path("wuhan/worldpop_age_sex")
+    band = folder / "pop_60_f_wuhan.tif"
+    with rasterio.open(band) as src:
+        a = src.read(1)[:100, :100].astype("float64")
+        profile = src.profile
+    profile.update(width=100, height=100, dtype="float64", nodata=None)
+    small = tmp_path / "small.tif"
+    with rasterio.open(small, "w", **profile) as dst:
+        dst.write(np.where(a < 0, 0.0, a), 1)
+    cells, _ = read_population(small, UTM50)
+    with pytest.raises(InputError, match="differs from the population raster"):
+        popmod.add_groups(cells, {"elderly": [band]}, small, UTM50)
+
+
+def test_vector_population_groups_by_column(tmp_path):
+    df = pd.DataFrame({"lon": [119.30, 119.31, 119.32], "lat": [26.08, 26.09, 26.07],
+                       "population": [100.0, 0.0, 30.0], "pop60": [20.0, 5.0, 6.0]})
+    p = tmp_path / "pts.csv"
+    df.to_csv(p, index=False)
+    cells, _ = read_population(p, UTM50)
+    with pytest.warns(UserWarning, match="5 persons of group 'elderly'"):
+        cells, (acc,) = popmod.add_groups(cells, {"elderly": "pop60"}, p, UTM50)
+    # the zero-population row is dropped with its 5 elderly persons, counted
+    assert cells["pop_elderly"].tolist() == [20.0, 6.0]
+    assert acc.population_read == 31.0 and acc.population_kept == 26.0
+    assert sum(acc.population_dropped.values()) == 5.0

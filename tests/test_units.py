@@ -129,18 +129,22 @@ def test_coverage_table_by_hand():
     # binding times: T1 a=100 (100 persons), c=inf (30); T2 b=300 (50), d=inf (20)
     assert tab.loc["T1", "t50_c"] == 100 and tab.loc["T1", "t90_c"] == np.inf
     assert tab.loc["T2", "t50_c"] == 300 and tab.loc["T2", "t90_c"] == np.inf
-    # per category within 150 s: school only a; clinic a and b (100 s)
-    assert tab.loc["T1", "covered_c__primary_school"] == 100
-    assert tab.loc["T2", "covered_c__primary_school"] == 0
+    # per service within 150 s: school only a; clinic a and b (100 s)
+    assert tab.loc["T1", "covered_c__school"] == 100
+    assert tab.loc["T2", "covered_c__school"] == 0
     assert tab.loc["T2", "covered_c__clinic"] == 50
     assert tab.loc["total", "share_c__clinic"] == pytest.approx(150 / 200)
+    # 设施完备度: a 2/2, b 1/2, c 0, d 0 -> T1 (100*1 + 30*0)/130, T2 (50*0.5)/70
+    assert tab.loc["T1", "completeness_c"] == pytest.approx(100 / 130)
+    assert tab.loc["T2", "completeness_c"] == pytest.approx(25 / 70)
+    assert tab.loc["total", "completeness_c"] == pytest.approx(125 / 200)
     assert tab.loc["T2", "unreachable_walk"] == 20 and tab.loc["T1", "unreachable_walk"] == 0
-    assert tab.loc["T1", "outside_all_circles"] == 30
+    assert tab.loc["T1", "outside_any_circle"] == 30 and tab.loc["T2", "outside_any_circle"] == 70
     assert tab.loc["T1", "name"] == "甲镇" and tab.loc["total", "name"] == "study total"
     # sum over units == study total, for every person column
     units = tab.drop(index="total")
     for col in ("population", "covered_c", "covered_c__clinic", "unreachable_walk",
-                "outside_all_circles"):
+                "outside_any_circle", "population_c", "population_c__school"):
         assert units[col].sum() == pytest.approx(tab.loc["total", col])
 
 

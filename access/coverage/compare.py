@@ -19,7 +19,7 @@ class Comparison:
     ----------
     townships : DataFrame
         One row per (township, circle): ``code``, ``name``, ``circle``,
-        ``population``, ``covered_before``, ``covered_after``, ``change``
+        ``population`` (persons of the circle's scope and demand group), ``covered_before``, ``covered_after``, ``change``
         (persons), ``share_before``, ``share_after``; sorted by circle then
         largest gain. The study total is the row with code ``"total"``.
     cells : GeoDataFrame
@@ -69,7 +69,9 @@ def compare(before, after, circles=None) -> Comparison:
         x = a[col].fillna(False).to_numpy(bool)
         y = b[col].fillna(False).to_numpy(bool)
         ta, tb = before.coverage_township, after.coverage_township
-        t = pd.DataFrame({"code": ta["code"], "name": ta["name"], "circle": circle, "population": ta["population"],
+        # persons of the circle's scope and demand group when the table has them
+        base = ta[f"population_{circle}"] if f"population_{circle}" in ta else ta["population"]
+        t = pd.DataFrame({"code": ta["code"], "name": ta["name"], "circle": circle, "population": base,
                           "covered_before": ta[f"covered_{circle}"].to_numpy(),
                           "covered_after": tb.set_index("code").loc[ta["code"], f"covered_{circle}"].to_numpy()})
         t["change"] = t["covered_after"] - t["covered_before"]

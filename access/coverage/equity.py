@@ -31,11 +31,15 @@ Formulas (``W = sum w``, ``mu = sum w x / W``):
   bottom 40 % hold nothing.
 
 Accessibility measure used by :func:`equity_table` (decision): for each
-circle, the number of the circle's required services a cell reaches within
-the limit (0..k, unreachable cells 0) — an opportunity count, so ``x >= 0``
+circle, 设施完备度 — the share of the circle's required services a cell
+reaches within the limit (0..1, unreachable cells 0) — weighted by the
+persons of the circle's demand group living in its scope (see
+:mod:`access.coverage.demand`). It is an opportunity share, so ``x >= 0``
 with zeros allowed (0 ln 0 = 0 in Theil). Binding travel times are not used
 directly: they are infinite for anyone missing a service and "larger is
-worse", which would invert every index.
+worse", which would invert every index. The urban-rural gap is the urban
+mean minus the rural mean of the same quantity (NaN for a circle whose
+scope holds only one side).
 """
 
 from __future__ import annotations
@@ -152,6 +156,10 @@ def theil_t(x, w=None, groups=None) -> tuple[float, float, float]:
         pos = s > 0
         between = float(np.sum(s[pos] * np.log(mug[pos] / mu)))
         within = float(np.sum(s[pos] * theil_g[pos]))
+    # the between part is the Theil index of the group means (>= 0): a
+    # -1e-15 left by round-off when every group has the same mean is 0
+    if abs(between) <= 1e-12:
+        between = 0.0
     return (total, float(between), float(within))
 
 
@@ -208,36 +216,50 @@ def services_within(results: pd.DataFrame, circle: Circle) -> np.ndarray:
     return results[cols].fillna(False).to_numpy(dtype=bool).sum(axis=1).astype(float)
 
 
+EQUITY_COLUMNS = ["circle", "scope", "demand", "measure", "services", "population", "mean", "share_complete",
+                  "gini", "theil", "theil_between", "theil_within", "palma", "urban_mean", "rural_mean",
+                  "urban_rural_gap"]
+
+
 def equity_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
-                 results: pd.DataFrame | None = None, groups: str = "township",
+                 results: pd.DataFrame | None = None, groups: str = "county",
                  urban: str = "urban",
-                 modes: Mapping[str, TravelMode] | None = None) -> pd.DataFrame:
-    """Inequality of each circle's accessibility over the population.
+                 modes: Mapping[str, TravelMode] | None = None,
+                 demand: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Inequality of each circle's 设施完备度 over its scope's persons (``equity.csv``).
 
     Parameters
     ----------
     cells : DataFrame
-        ``population`` and, unless ``results`` is given, the
+        ``population`` (and ``pop_<group>`` for the groups ``demand``
+        names) and, unless ``results`` is given, the
         ``in_<circle>__<service>`` columns (computed from ``t_`` columns
         when absent).
     circles : Circle or iterable of Circle
     results : DataFrame, optional
         ``evaluate_circles`` output indexed like ``cells``.
     groups : str
-        Column for the Theil decomposition (default township code).
+        Column for the Theil decomposition (default county code: the
+        between part is the inequality between counties).
     urban : str
-        Boolean column (urban cell); its absence leaves the urban/rural
-        columns NaN.
+        Boolean column (urban cell); it also decides the circles' scopes.
+        Its absence leaves the urban/rural columns NaN.
     modes : dict, optional
+    demand : dict, optional
+        Category -> demand group; absent: everyone.
 
     Returns
     -------
-    DataFrame, one row per circle: ``circle``, ``measure``
-    (``"services_within"``), ``services`` (k), ``population``, ``mean``,
-    ``share_complete`` (persons with all k), ``gini``, ``theil``,
-    ``theil_between``, ``theil_within`` (by ``groups``), ``palma``,
-    ``urban_mean``, ``rural_mean``, ``urban_rural_gap``.
+    DataFrame, one row per circle: ``circle``, ``scope``, ``demand``,
+    ``measure`` (``"completeness"``: share of the circle's services within
+    reach, 0..1), ``services`` (n), ``population`` (weights: persons of the
+    demand group in the scope), ``mean``, ``share_complete`` (persons with
+    all n), ``gini``, ``theil``, ``theil_between``, ``theil_within`` (by
+    ``groups``), ``palma``, ``urban_mean``, ``rural_mean``,
+    ``urban_rural_gap`` (urban - rural mean).
     """
+    from access.coverage import demand as dm
+
     circles = _circles(circles)
     if "population" not in cells.columns:
         raise InputError("cells: column 'population' is missing; give persons per cell.")
@@ -249,26 +271,28 @@ def equity_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
     if need:
         flags = evaluate_circles(df, need, modes)
         df = df.drop(columns=[c for c in flags.columns if c in df.columns]).join(flags)
-    w = np.nan_to_num(df["population"].to_numpy(dtype=float))
     # integer labels: factorised once, not once per circle
     g = pd.factorize(df[groups].astype(str))[0] if groups in df.columns else None
+    um = df[urban].fillna(False).to_numpy(dtype=bool) if urban in df.columns else None
     rows = []
     for c in circles:
-        x = services_within(df, c)
+        group = dm.circle_group(c, demand)
+        w = dm.group_persons(df, group) * dm.in_scope(df, c.scope)
         k = len(c.requirements)
+        x = services_within(df, c) / k
         tot, betw, within = theil_t(x, w, g)
         row = {
-            "circle": c.name, "measure": "services_within", "services": k,
+            "circle": c.name, "scope": c.scope, "demand": group, "measure": "completeness", "services": k,
             "population": w.sum(), "mean": weighted_mean(x, w),
-            "share_complete": float(w[x >= k].sum() / w.sum()) if w.sum() > 0 else np.nan,
+            "share_complete": float(w[x >= 1].sum() / w.sum()) if w.sum() > 0 else np.nan,
             "gini": gini(x, w), "theil": tot, "theil_between": betw, "theil_within": within,
             "palma": palma(x, w),
         }
-        if urban in df.columns:
-            ur = urban_rural_gap(x, w, df[urban].fillna(False).to_numpy(dtype=bool))
+        if um is not None:
+            ur = urban_rural_gap(x, w, um)
             row.update(urban_mean=ur["urban_mean"], rural_mean=ur["rural_mean"],
                        urban_rural_gap=ur["gap"])
         else:
             row.update(urban_mean=np.nan, rural_mean=np.nan, urban_rural_gap=np.nan)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=EQUITY_COLUMNS)

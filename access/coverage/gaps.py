@@ -20,15 +20,18 @@ _GAP_COLUMNS = ["circle", "gap_id", "rank", "population", "cells", "missing", "t
                 "township_name", "t_median_s", "unreachable_population", "geometry"]
 
 
-def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float):
+def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float, key: np.ndarray | None = None):
     """Gap areas of cells drawn as dx-by-dy squares on a fine raster.
 
-    Each cell paints the pixels whose centres fall in its square (grown by
-    10 % of the spacing, so that the rows of a reprojected lon/lat grid,
-    tilted by the meridian convergence, still touch, while diagonal
-    neighbours, a quarter of the spacing away from the nearest pixel centre,
-    never do). Rook-contiguous cells share painted pixels; the painted raster
-    is labelled (4-connectivity) and traced into polygons in one pass.
+    Each cell paints its index into the pixels whose centres fall in its
+    square (grown by 10 % of the spacing, so that the rows of a reprojected
+    lon/lat grid, tilted by the meridian convergence, still touch, while
+    diagonal neighbours, a quarter of the spacing away from the nearest
+    pixel centre, never do). Two cells are rook neighbours when pixels they
+    painted touch along an edge; neighbours with the same ``key`` (e.g.
+    township and missing services) join one component (connected components
+    of the cell graph), and the components are traced into polygons in one
+    pass over the raster.
 
     Returns
     -------
@@ -38,8 +41,10 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float):
     """
     from rasterio.features import shapes
     from rasterio.transform import Affine
-    from scipy import ndimage
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
+    n = len(x)
     res = min(dx, dy) / 2.0
     pad = 0.1 * min(dx, dy)
     x0, y1 = x.min() - dx, y.max() + dy
@@ -50,20 +55,27 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float):
     j1 = np.floor((x + dx / 2 + pad - x0) / res - 0.5).astype(np.int64)
     i0 = np.ceil((y1 - (y + dy / 2 + pad)) / res - 0.5).astype(np.int64)
     i1 = np.floor((y1 - (y - dy / 2 - pad)) / res - 0.5).astype(np.int64)
-    mask = np.zeros((nrow, ncol), dtype=bool)
+    owner = np.full((nrow, ncol), -1, dtype=np.int32)
+    idx = np.arange(n, dtype=np.int32)
     for a in range(int((j1 - j0).max()) + 1):
         for b in range(int((i1 - i0).max()) + 1):
             ok = (j0 + a <= j1) & (i0 + b <= i1)
-            mask[(i0 + b)[ok], (j0 + a)[ok]] = True
-    labels, n = ndimage.label(mask)  # default structure: 4-connectivity
-    ic = np.clip(np.floor((y1 - y) / res).astype(np.int64), 0, nrow - 1)
-    jc = np.clip(np.floor((x - x0) / res).astype(np.int64), 0, ncol - 1)
-    lab = labels[ic, jc].astype(np.int64)
-    # renumber to the labels cells actually hold, in order of first appearance
-    used, label = np.unique(lab, return_inverse=True)
-    # every component holds the centre pixel of a cell that painted it, so
-    # normally all labels are used and the mask alone selects them
-    keep = mask if len(used) == n else np.isin(labels, used)
+            owner[(i0 + b)[ok], (j0 + a)[ok]] = idx[ok]
+    # neighbouring cells: different owners of edge-adjacent pixels
+    pa, pb = [], []
+    for u, v in ((owner[:, :-1], owner[:, 1:]), (owner[:-1, :], owner[1:, :])):
+        m = (u >= 0) & (v >= 0) & (u != v)
+        pa.append(u[m])
+        pb.append(v[m])
+    pa, pb = np.concatenate(pa), np.concatenate(pb)
+    if key is not None:
+        same = key[pa] == key[pb]
+        pa, pb = pa[same], pb[same]
+    graph = coo_matrix((np.ones(len(pa), np.int8), (pa, pb)), shape=(n, n)).tocsr()
+    n_gap, label = connected_components(graph, directed=False)
+    label = label.astype(np.int64)
+    lab = np.where(owner >= 0, label[np.maximum(owner, 0)] + 1, 0).astype(np.int32)
+    del owner
     transform = Affine(res, 0.0, x0, 0.0, -res, y1)
     # Build the polygons in bulk (one array of vertices, rings and polygons
     # by index): a shapely object per traced shape costs more than tracing.
@@ -71,30 +83,55 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float):
     ring_len: list[int] = []
     ring_poly: list[int] = []
     values: list[int] = []
-    for k, (geom, value) in enumerate(shapes(labels.astype(np.int32), mask=keep, connectivity=4,
-                                             transform=transform)):
+    for k, (geom, value) in enumerate(shapes(lab, mask=lab > 0, connectivity=4, transform=transform)):
         for ring in geom["coordinates"]:
             pts.extend(ring)
             ring_len.append(len(ring))
             ring_poly.append(k)
-        values.append(int(value))
+        values.append(int(value) - 1)
     rings = shapely.linearrings(np.asarray(pts, dtype=float),
                                 indices=np.repeat(np.arange(len(ring_len)), ring_len))
     traced = shapely.polygons(rings, indices=np.asarray(ring_poly))
-    which = np.searchsorted(used, np.asarray(values))
-    polys = np.empty(len(used), dtype=object)
+    which = np.asarray(values)
+    polys = np.empty(n_gap, dtype=object)
     order = np.argsort(which, kind="stable")
-    bounds = np.searchsorted(which[order], np.arange(len(used) + 1))
-    for k in range(len(used)):
+    bounds = np.searchsorted(which[order], np.arange(n_gap + 1))
+    for k in range(n_gap):
         g = traced[order[bounds[k]:bounds[k + 1]]]
         polys[k] = g[0] if len(g) == 1 else shapely.union_all(g)
-    return np.asarray(label).ravel(), polys
+    return label, polys
+
+
+def _service_nearest(sub: pd.DataFrame, circle: Circle, service: str) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds to a service and the id of the facility giving it, per cell.
+
+    The time is the minimum over the service's categories; the facility is
+    that category's ``nearest_<mode>_<category>`` ("" when the column is
+    absent or no facility is within the search limit).
+    """
+    cats = circle.requirements[service]
+    t = np.full((len(sub), len(cats)), np.inf)
+    fid = np.full((len(sub), len(cats)), "", dtype=object)
+    for j, cat in enumerate(cats):
+        tc, fc = f"t_{circle.mode}_{cat}", f"nearest_{circle.mode}_{cat}"
+        if tc in sub.columns:
+            v = sub[tc].to_numpy(dtype=float)
+            t[:, j] = np.where(np.isnan(v), np.inf, v)
+        if fc in sub.columns:
+            fid[:, j] = sub[fc].fillna("").astype(str).to_numpy(object)
+    best = np.argmin(t, axis=1)
+    rows = np.arange(len(sub))
+    tt, ff = t[rows, best], fid[rows, best]
+    return tt, np.where(np.isfinite(tt), ff, "")
 
 
 def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
               results: pd.DataFrame | None = None,
-              modes: Mapping[str, TravelMode] | None = None) -> gpd.GeoDataFrame:
-    """Contiguous areas of populated cells outside ``circle``, largest first.
+              modes: Mapping[str, TravelMode] | None = None,
+              demand: Mapping[str, str] | None = None,
+              facilities: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """Contiguous areas of populated cells outside ``circle``, split by
+    township and by missing-service set, largest first.
 
     Parameters
     ----------
@@ -102,8 +139,10 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
         Point cells (study CRS, metres) with ``population`` and, unless
         ``results`` is given, ``in_<circle>``, ``t_<circle>`` and
         ``in_<circle>__<service>`` (computed from ``t_`` columns if absent).
-        ``township``/``township_name`` and ``reachable_<mode>`` are used when
-        present.
+        Used when present: ``township``/``township_name``, ``urban`` (the
+        circle's scope), ``reachable_<mode>``, ``pop_<group>`` (persons by
+        demand group) and ``nearest_<mode>_<category>`` (id of the nearest
+        facility).
     circle : Circle
     cell_size_m : float or (float, float)
         Grid spacing of the cells, metres, or (dx, dy) when the spacing
@@ -112,26 +151,42 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
     results : DataFrame, optional
         ``evaluate_circles`` output indexed like ``cells``.
     modes : dict, optional
+    demand : dict, optional
+        Category -> demand group; absent: everyone.
+    facilities : DataFrame, optional
+        ``facility_id`` and ``name``: names the nearest facilities.
 
     Returns
     -------
-    GeoDataFrame (CRS of ``cells``), one row per gap: ``circle``, ``gap_id``,
-    ``rank`` (1 = most persons), ``population`` (persons), ``cells``,
-    ``missing`` (services lacking for at least one person, most persons
-    first), ``pop_missing__<service>`` (persons lacking that service),
-    ``township``/``township_name`` (the township holding most of the gap's
-    persons), ``t_median_s`` (population-weighted median binding time,
-    seconds; ``inf`` = the median person has no facility within the search
-    limit or is off-road), ``unreachable_population`` (persons not snapped to
-    the network) and the polygon.
+    GeoDataFrame (CRS of ``cells``), one row per gap: ``circle``,
+    ``gap_id``, ``rank`` (1 = most persons), ``scope``, ``township``,
+    ``township_name`` (the one township holding the whole gap), ``missing``
+    (the services every cell of the gap lacks, comma-joined),
+    ``population`` (persons, everyone), ``pop_<group>`` (persons of each
+    demand group the circle's services use), ``cells``, ``t_median_s``
+    (population-weighted median binding time, seconds; ``inf`` = no
+    facility within the search limit or off-road),
+    ``unreachable_population`` (persons not snapped to the network), and
+    per service ``s`` of the circle: ``pop_missing__<s>`` (persons of the
+    service's group lacking it: all of them when ``s`` is missing, else 0),
+    ``t_<s>_s`` (population-weighted median time to the nearest ``s``,
+    seconds, NaN when ``s`` is not missing), ``nearest_<s>`` and
+    ``nearest_name_<s>`` (the existing facility nearest to most of the
+    gap's persons; "" when none is within the search limit), then the
+    polygon.
 
     Notes
     -----
-    Underserved = population > 0 and not ``in_<circle>`` (unreachable cells
-    included). Two cells are contiguous when their rectangles share an edge
-    (rook), not a corner. Polygons are traced on a raster of half the cell
-    spacing: exact for a regular grid, within half a spacing otherwise.
+    Underserved = population > 0, in the circle's scope and not
+    ``in_<circle>`` (unreachable cells included). Two cells join one gap
+    when their rectangles share an edge (rook, not a corner) and they lie
+    in the same township and lack the same services, so a gap's persons
+    never exceed its township's. Polygons are traced on a raster of half
+    the cell spacing: exact for a regular grid, within half a spacing
+    otherwise.
     """
+    from access.coverage import demand as dm
+
     dx, dy = (cell_size_m, cell_size_m) if np.isscalar(cell_size_m) else tuple(cell_size_m)
     if not all(np.isfinite(v) and v > 0 for v in (dx, dy)):
         raise InputError(f"cell_size_m = {cell_size_m}: give the cell spacing in metres (> 0), "
@@ -148,16 +203,25 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
         df = df.drop(columns=[c for c in flags.columns if c in df.columns]).join(flags)
 
     services = list(circle.requirements)
+    sgroups = dm.service_groups(circle, demand)
+    groups = [g for g in dict.fromkeys(sgroups.values()) if g != dm.ALL]
     pop = np.nan_to_num(df["population"].to_numpy(dtype=float))
-    under = (pop > 0) & ~df[f"in_{circle.name}"].fillna(False).to_numpy(dtype=bool)
-    empty = gpd.GeoDataFrame({c: [] for c in _GAP_COLUMNS[:-1]}
-                             | {f"pop_missing__{s}": [] for s in services},
+    under = ((pop > 0) & dm.in_scope(df, circle.scope)
+             & ~df[f"in_{circle.name}"].fillna(False).to_numpy(dtype=bool))
+    svc_cols = [f"pop_missing__{s}" for s in services]
+    for s in services:
+        svc_cols += [f"t_{s}_s", f"nearest_{s}", f"nearest_name_{s}"]
+    empty = gpd.GeoDataFrame({c: [] for c in _GAP_COLUMNS[:-1]} | {"scope": []}
+                             | {f"pop_{g}": [] for g in groups} | {c: [] for c in svc_cols},
                              geometry=[], crs=cells.crs)
     if not under.any():
         return empty
     rc = f"reachable_{circle.mode}"
+    tcols = [c for s in services for cat in circle.requirements[s]
+             for c in (f"t_{circle.mode}_{cat}", f"nearest_{circle.mode}_{cat}") if c in df.columns]
     cols = ["geometry", f"t_{circle.name}", *[f"in_{circle.name}__{s}" for s in services],
-            *[c for c in (rc, "township", "township_name") if c in df.columns]]
+            *[c for c in (rc, "township", "township_name") if c in df.columns],
+            *[dm.group_column(g) for g in groups], *dict.fromkeys(tcols)]
     sub = df.loc[under, cols]  # only what is used: a province's cells carry dozens of columns
     pts = sub.geometry.values
     x, y = shapely.get_x(pts), shapely.get_y(pts)
@@ -165,55 +229,81 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
         bad = sub.index[np.isnan(x)][0]
         raise InputError(f"cells: row {bad} has an empty or non-point geometry; give one "
                          "point per cell.")
-    label, geoms = _paint_components(x, y, float(dx), float(dy))
-    w = pop[under]
-    n_gap = len(geoms)
-
-    gpop = np.bincount(label, weights=w, minlength=n_gap)
     ok = sub[[f"in_{circle.name}__{s}" for s in services]].fillna(False).to_numpy(dtype=bool)
-    lack = np.column_stack([np.bincount(label, weights=w * ~ok[:, j], minlength=n_gap)
-                            for j in range(len(services))])
-    rank = np.argsort(-lack, axis=1, kind="stable")
-    missing = [",".join(services[j] for j in row if lack[k, j] > 0) for k, row in enumerate(rank)]
-    t = sub[f"t_{circle.name}"].to_numpy(dtype=float)
-    t_med = _grouped_quantile(label.astype(np.int64), np.where(np.isnan(t), np.inf, t), w, 0.5,
-                              n_gap)
-    reach = (sub[rc].fillna(False).to_numpy(dtype=bool) if rc in sub.columns
-             else np.ones(len(sub), bool))
-    unreach = np.bincount(label, weights=w * ~reach, minlength=n_gap)
-
+    # missing set as bits of one integer; with the township it keys the gaps
+    bits = (~ok).astype(np.int64) @ (np.int64(1) << np.arange(len(services), dtype=np.int64))
     if "township" in sub.columns:
-        # integer codes, not strings: a province holds millions of cells
-        ti, tcodes = pd.factorize(sub["township"], sort=True, use_na_sentinel=False)
-        first = np.unique(ti, return_index=True)[1]
+        ti, tcodes = pd.factorize(sub["township"].astype(str), sort=True)
         names = sub["township_name"] if "township_name" in sub.columns else sub["township"]
-        tnames = names.iloc[first].astype(str).to_numpy(object)
-        nt = len(tcodes)
-        key, inv = np.unique(label.astype(np.int64) * nt + ti, return_inverse=True)
-        wsum = np.bincount(inv.ravel(), weights=w)
-        g_of, t_of = key // nt, key % nt
-        # most persons; ties to the smallest code (deterministic)
-        o = np.lexsort((t_of, -wsum, g_of))
-        best = o[np.searchsorted(g_of[o], np.arange(n_gap))]
-        tw_code = np.asarray(tcodes.astype(str), dtype=object)[t_of[best]]
-        tw_name = tnames[t_of[best]]
+        tnames = names.iloc[np.unique(ti, return_index=True)[1]].astype(str).to_numpy(object)
     else:
-        tw_code = tw_name = np.full(n_gap, None, dtype=object)
+        ti, tcodes, tnames = np.zeros(len(sub), np.int64), pd.Index([None]), np.array([None], object)
+    key = ti.astype(np.int64) * (np.int64(1) << len(services)) + bits
+    label, geoms = _paint_components(x, y, float(dx), float(dy), key)
+    n_gap = len(geoms)
+    w = pop[under]
+    gkey = np.zeros(n_gap, dtype=np.int64)
+    gkey[label] = key
+    gt = gkey >> len(services)  # township index per gap
+    gbits = gkey & ((np.int64(1) << len(services)) - 1)
 
     out = pd.DataFrame({
-        "circle": circle.name, "population": gpop,
-        "cells": np.bincount(label, minlength=n_gap), "missing": missing,
-        "township": tw_code, "township_name": tw_name, "t_median_s": t_med,
-        "unreachable_population": unreach,
+        "circle": circle.name, "scope": circle.scope,
+        "township": np.asarray(tcodes.astype(object), dtype=object)[gt] if "township" in sub.columns
+        else None,
+        "township_name": tnames[gt],
+        "missing": [",".join(s for j, s in enumerate(services) if (int(b) >> j) & 1) for b in gbits],
+        "population": np.bincount(label, weights=w, minlength=n_gap),
     })
-    for j, s_ in enumerate(services):
-        out[f"pop_missing__{s_}"] = lack[:, j]
+    for gname in groups:
+        out[f"pop_{gname}"] = np.bincount(label, weights=np.nan_to_num(sub[dm.group_column(gname)].to_numpy(float)),
+                                          minlength=n_gap)
+    out["cells"] = np.bincount(label, minlength=n_gap)
+    t = sub[f"t_{circle.name}"].to_numpy(dtype=float)
+    out["t_median_s"] = _grouped_quantile(label, np.where(np.isnan(t), np.inf, t), w, 0.5, n_gap)
+    reach = (sub[rc].fillna(False).to_numpy(dtype=bool) if rc in sub.columns
+             else np.ones(len(sub), bool))
+    out["unreachable_population"] = np.bincount(label, weights=w * ~reach, minlength=n_gap)
+    names_of = ({str(a): str(b) for a, b in zip(facilities["facility_id"], facilities["name"])}
+                if facilities is not None and {"facility_id", "name"} <= set(facilities.columns) else {})
+    for j, s in enumerate(services):
+        ws = w if sgroups[s] == dm.ALL else np.nan_to_num(sub[dm.group_column(sgroups[s])].to_numpy(float))
+        lacks = (gbits >> j) & 1 == 1
+        out[f"pop_missing__{s}"] = np.bincount(label, weights=ws * ~ok[:, j], minlength=n_gap)
+        ts, fs = _service_nearest(sub, circle, s)
+        med = _grouped_quantile(label, ts, w, 0.5, n_gap)
+        out[f"t_{s}_s"] = np.where(lacks, med, np.nan)
+        # the facility nearest to most of the gap's persons
+        near = np.full(n_gap, "", dtype=object)
+        has = fs != ""
+        if has.any():
+            fcode, finv = np.unique(fs[has], return_inverse=True)
+            lk, linv = np.unique(label[has] * len(fcode) + finv, return_inverse=True)
+            pw = np.bincount(np.asarray(linv).ravel(), weights=w[has])
+            gl, fl = lk // len(fcode), lk % len(fcode)
+            o = np.lexsort((fl, -pw, gl))
+            firsts = o[np.r_[True, gl[o][1:] != gl[o][:-1]]]
+            near[gl[firsts]] = fcode[fl[firsts]]
+        near = np.where(lacks, near, "")
+        out[f"nearest_{s}"] = near
+        out[f"nearest_name_{s}"] = [names_of.get(f, "") for f in near]
     out["geometry"] = geoms
     out = out.sort_values(["population", "cells"], ascending=False, kind="stable")
     out = out.reset_index(drop=True)
     out.insert(1, "gap_id", [f"{circle.name}-{i + 1}" for i in range(n_gap)])
     out.insert(2, "rank", np.arange(1, n_gap + 1))
     return gpd.GeoDataFrame(out, geometry="geometry", crs=cells.crs)
+
+
+def gaps_table(gaps: gpd.GeoDataFrame) -> pd.DataFrame:
+    """``gaps.csv``: the gaps without their polygons, ranked by persons within each circle.
+
+    Columns with no value for any gap (services of other circles) are kept
+    so the file has one layout per run; times stay in seconds.
+    """
+    if gaps is None or not len(gaps):
+        return pd.DataFrame(columns=[c for c in _GAP_COLUMNS if c != "geometry"])
+    return pd.DataFrame(gaps.drop(columns=gaps.geometry.name))
 
 
 def township_rule_failures(townships: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,

@@ -35,6 +35,10 @@ class Circle:
         Standard and clause.
     assumption : str
         What the project assumed where the standard is silent.
+    scope : str
+        Cells the circle applies to: ``"urban"`` (urban townships such as
+        街道 and cells inside the scenario's urban areas), ``"rural"`` (the
+        others) or ``"all"``. Shares are computed on the scope's persons.
     """
 
     name: str
@@ -46,6 +50,7 @@ class Circle:
     label_en: str = ""
     source: str = ""
     assumption: str = ""
+    scope: str = "all"
 
     def limit_seconds(self, speed_kmh: float | None = None) -> float:
         """The limit in seconds; ``speed_kmh`` converts a metre limit."""
@@ -107,6 +112,13 @@ _GB = "GB 50180-2018 城市居住区规划设计标准"
 # The levels are checked each on its own list (not inclusive): a cell in
 # the 15-minute circle is not required to be in the 10- or 5-minute one.
 _KG = ("kindergarten", "central_kindergarten")
+# GB 50180-2018 is the standard for urban residential areas (城市居住区), so
+# its circles apply to the urban scope only.
+_TDT = "TD/T 1062-2021 社区生活圈规划技术指南"
+# TD/T 1062-2021 splits the rural community life circle into two levels,
+# 乡集镇 (township seat) and 村/组 (village / village group), and lists the
+# service elements of each. It gives walking distances for the urban
+# levels only, so the rural times below are marked as assumptions.
 
 # Keys are stable: scenarios refer to them by name.
 CIRCLES: dict[str, Circle] = {
@@ -115,6 +127,7 @@ CIRCLES: dict[str, Circle] = {
         Circle(
             name="gb50180_15min",
             mode="walk",
+            scope="urban",
             metres=1000.0,
             requirements={
                 "junior_middle_school": ("junior_middle_school",),
@@ -136,6 +149,7 @@ CIRCLES: dict[str, Circle] = {
         Circle(
             name="gb50180_10min",
             mode="walk",
+            scope="urban",
             metres=500.0,
             requirements={
                 "primary_school": ("primary_school",),
@@ -152,6 +166,7 @@ CIRCLES: dict[str, Circle] = {
         Circle(
             name="gb50180_5min",
             mode="walk",
+            scope="urban",
             metres=300.0,
             requirements={
                 "kindergarten": _KG,
@@ -176,7 +191,7 @@ CIRCLES: dict[str, Circle] = {
             },
             label_zh="30分钟基层医疗服务圈",
             label_en="30-minute primary medical circle",
-            source="Fujian provincial health plans: 30分钟基层医疗服务圈 (issue #4)",
+            source="Fujian provincial health plans: 30分钟基层医疗服务圈",
             assumption="Driving on the road network; a hospital counts as primary care.",
         ),
         Circle(
@@ -188,18 +203,61 @@ CIRCLES: dict[str, Circle] = {
             },
             label_zh="20分钟社区卫生服务中心可达",
             label_en="20-minute community health centre reach",
-            source="Jiaxing health-service plan: community health centre within 20 minutes (issue #4)",
+            source="Jiaxing health-service plan: community health centre within 20 minutes",
             assumption="Mode is driving; a township health centre is the rural community health centre.",
+        ),
+        Circle(
+            name="tdt1062_township",
+            mode="drive",
+            minutes=30.0,
+            scope="rural",
+            requirements={
+                "junior_middle_school": ("junior_middle_school",),
+                "primary_school": ("primary_school",),
+                "central_kindergarten": ("central_kindergarten",),
+                "township_health_centre": ("township_health_centre",),
+                "elderly_care": ("elderly_care_centre",),
+                "culture": ("cultural_station",),
+            },
+            label_zh="乡集镇层级生活圈",
+            label_en="Rural township-seat (乡集镇) level circle",
+            source=f"{_TDT}: rural community life circle (乡村社区生活圈), level 乡集镇 "
+            "(township seat serving the whole township): 初中, 小学, 中心幼儿园, 卫生院, "
+            "养老院/敬老院, 综合文化站",
+            assumption="The guide sets no travel time for the rural levels: 30 minutes by "
+            "car on the road network is the project's assumption (the span of the county "
+            "30-minute primary-care circle). The service list is the project's reading of the "
+            "guide's rural service elements; a 集贸市场 is not required.",
+        ),
+        Circle(
+            name="tdt1062_village",
+            mode="walk",
+            minutes=15.0,
+            scope="rural",
+            requirements={
+                "village_clinic": ("village_clinic", "township_health_centre"),
+                "elderly_care": ("elderly_day_care", "elderly_care_centre"),
+            },
+            label_zh="村/组层级生活圈",
+            label_en="Rural village (村/组) level circle",
+            source=f"{_TDT}: rural community life circle (乡村社区生活圈), level 村/组 "
+            "(services used daily near home): 村卫生室, 养老服务 (日间照料/互助养老)",
+            assumption="The guide sets no travel time for the rural levels: a 15-minute "
+            "walk is the project's assumption (the reach of the urban 15-minute circle). A "
+            "township health centre also serves its village as the clinic; an elderly care "
+            "centre also serves as day care.",
         ),
         Circle(
             name="elderly_15min",
             mode="walk",
+            scope="urban",
             minutes=15.0,
             requirements={"elderly_care": ("elderly_care_centre", "elderly_day_care")},
             label_zh="一刻钟养老服务圈",
             label_en="15-minute elderly-care circle",
             source="Ministry of Civil Affairs: 一刻钟居家养老服务圈 (community home-care service circle)",
-            assumption="Walking at the walk mode's speed.",
+            assumption="Walking at the walk mode's speed. Applied to urban cells: the "
+            "community home-care circle is organised by urban neighbourhoods (社区).",
         ),
     )
 }
@@ -213,7 +271,7 @@ TOWNSHIP_RULES: dict[str, TownshipRule] = {
             rural_only=True,
             label_zh="每个乡镇至少一所公办中心幼儿园",
             label_en="At least one public central kindergarten per township",
-            source="学前教育 plans: 每个乡镇至少办好一所公办中心幼儿园 (issue #4)",
+            source="学前教育 plans: 每个乡镇至少办好一所公办中心幼儿园",
         ),
         TownshipRule(
             name="township_health_centre",
@@ -221,7 +279,7 @@ TOWNSHIP_RULES: dict[str, TownshipRule] = {
             rural_only=True,
             label_zh="每个乡镇一所政府办卫生院",
             label_en="One township health centre per township",
-            source="基层医疗卫生服务体系: 每个乡镇办好一所标准化卫生院 (issue #4)",
+            source="基层医疗卫生服务体系: 每个乡镇办好一所标准化卫生院",
         ),
     )
 }
@@ -231,7 +289,7 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def standards_table(circles, modes=None) -> pd.DataFrame:
+def standards_table(circles, modes=None, demand=None) -> pd.DataFrame:
     """The circles as a README-ready table.
 
     Parameters
@@ -240,16 +298,23 @@ def standards_table(circles, modes=None) -> pd.DataFrame:
     modes : dict[str, TravelMode], optional
         Used to show the seconds a metre limit stands for (presets by
         default).
+    demand : dict[str, str], optional
+        Category -> demand group (:func:`access.coverage.demand.demand_map`);
+        the default groups when absent.
 
     Returns
     -------
     DataFrame with ``name``, ``zh``, ``en``, ``mode``, ``limit`` (e.g.
-    ``"300 m (240 s at 4.5 km/h)"`` or ``"30 min"``), ``requirements``
-    (``"service: category | category; ..."``), ``source``, ``assumption``.
+    ``"300 m (240 s at 4.5 km/h)"`` or ``"30 min"``), ``scope``,
+    ``requirements`` (``"service: category | category; ..."``), ``demand``
+    (``"service: group; ..."``), ``source``, ``assumption``.
     """
-    from access.coverage.circles import mode_speed_kmh  # no import cycle at load time
+    from access.coverage import demand as demand_mod  # no import cycle at load time
+    from access.coverage.circles import mode_speed_kmh
     from access.network.modes import PRESETS
 
+    if demand is None:
+        demand = demand_mod.demand_map(demand_mod.GROUPS)
     if isinstance(circles, dict):
         circles = list(circles.values())
     rows = []
@@ -264,8 +329,9 @@ def standards_table(circles, modes=None) -> pd.DataFrame:
             else:
                 limit = f"{_fmt(c.metres)} m"
         req = "; ".join(f"{k}: {' | '.join(v)}" for k, v in c.requirements.items())
+        groups = "; ".join(f"{k}: {g}" for k, g in demand_mod.service_groups(c, demand).items())
         rows.append({"name": c.name, "zh": c.label_zh, "en": c.label_en, "mode": c.mode,
-                     "limit": limit, "requirements": req, "source": c.source,
-                     "assumption": c.assumption})
-    return pd.DataFrame(rows, columns=["name", "zh", "en", "mode", "limit", "requirements",
-                                       "source", "assumption"])
+                     "limit": limit, "scope": c.scope, "requirements": req, "demand": groups,
+                     "source": c.source, "assumption": c.assumption})
+    return pd.DataFrame(rows, columns=["name", "zh", "en", "mode", "limit", "scope", "requirements",
+                                       "demand", "source", "assumption"])

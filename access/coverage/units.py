@@ -217,7 +217,8 @@ def _sorted_quantiles(g, x, w, qs, n_groups) -> np.ndarray:
 # --------------------------------------------------------------------------
 def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
                    level: str = "township", results: pd.DataFrame | None = None,
-                   modes: Mapping[str, TravelMode] | None = None) -> pd.DataFrame:
+                   modes: Mapping[str, TravelMode] | None = None,
+                   demand: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Coverage per unit (township or county) plus a study-total row.
 
     Parameters
@@ -227,33 +228,46 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
         ``t_<mode>_<category>`` / ``reachable_<mode>`` columns and, unless
         ``results`` is given, the columns of
         :func:`~access.coverage.circles.evaluate_circles` (computed here when
-        absent).
+        absent). ``urban`` (bool) decides the scopes of circles (absent:
+        every cell is in every scope); ``pop_<group>`` holds the persons of
+        each demand group named by ``demand``.
     circles : Circle or iterable of Circle
     level : {"township", "county"}
     results : DataFrame, optional
         Output of ``evaluate_circles`` indexed like ``cells``.
     modes : dict[str, TravelMode], optional
         For metre limits; presets by default.
+    demand : dict[str, str], optional
+        Category -> demand group (:func:`access.coverage.demand.demand_map`);
+        absent: every service's demand is everyone (``all``).
 
     Returns
     -------
     DataFrame, one row per unit (sorted by code) and a last row with code
     ``"total"``. Columns (persons, shares 0..1, seconds):
 
-    ``code``, ``name``, ``population``;
+    ``code``, ``name``, ``population`` (all persons);
     ``unreachable_<mode>``: persons in cells not snapped to that mode's roads;
-    per circle ``c``: ``covered_<c>``, ``share_<c>``, ``t50_<c>``,
-    ``t90_<c>`` (population-weighted median / 90th percentile of the binding
-    time ``t_<c>``, see :func:`weighted_quantile`; ``inf`` when that share of
-    persons lacks a service), and per category ``k`` named by ``c``:
-    ``covered_<c>__<k>`` / ``share_<c>__<k>``: persons whose *own* time to
-    the nearest ``k`` (by ``c``'s mode) is within ``c``'s limit — one column
-    pair per (circle, category), so a category named by two circles is
-    judged against each circle's limit separately;
-    ``outside_all_circles``: persons in none of the circles.
+    per circle ``c`` (persons of the circle's demand group living in its
+    scope, see :mod:`access.coverage.demand`): ``scope_<c>`` and
+    ``demand_<c>`` (text: whom the circle counts), ``population_<c>``,
+    ``covered_<c>`` (inside the complete circle), ``share_<c>``,
+    ``completeness_<c>`` (population-weighted mean 设施完备度: share of the
+    circle's services within its limit, 0..1), ``t50_<c>``, ``t90_<c>``
+    (population-weighted median / 90th percentile of the binding time
+    ``t_<c>``, see :func:`weighted_quantile`; ``inf`` when that share of
+    persons lacks a service); per service ``s`` of ``c`` (persons of the
+    service's own group in the circle's scope): ``population_<c>__<s>``,
+    ``covered_<c>__<s>``, ``share_<c>__<s>``;
+    ``outside_any_circle``: distinct persons (everyone) outside at least one
+    circle that applies to them.
 
     The sum of every person column over units equals the total row.
+    ``attrs["scope"]`` and ``attrs["demand"]`` name each circle's scope and
+    group.
     """
+    from access.coverage import demand as dm
+
     if level not in ("township", "county"):
         raise InputError(f"level = {level!r}: use 'township' or 'county'.")
     circles = _circles(circles)
@@ -262,6 +276,12 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
         if col not in cells.columns:
             fix = "run assign_units first" if col == level else "give persons per cell"
             problems.append(f"cells: column {col!r} is missing; {fix}.")
+    for c in circles:
+        for g in {dm.circle_group(c, demand), *dm.service_groups(c, demand).values()}:
+            if dm.group_column(g) not in cells.columns:
+                problems.append(f"cells: column {dm.group_column(g)!r} (persons of demand group {g!r}, used "
+                                f"by circle {c.name!r}) is missing; give the group under [inputs.groups] "
+                                "or map its categories to 'all' under [demand].")
     if problems:
         raise InputError(problems)
     df = cells  # read column by column: no copy of a province's cells
@@ -288,46 +308,80 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
         "code": np.append(np.asarray(ucode, dtype=object), TOTAL),
         "name": np.append(first_name.astype(object), "study total"),
     }
-    total_pop = per_unit(pop)
-    cols["population"] = total_pop
+    cols["population"] = per_unit(pop)
 
-    def share(v):
+    def share(v, base):
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(total_pop > 0, v / total_pop, np.nan)
+            return np.where(base > 0, v / base, np.nan)
 
     for m in dict.fromkeys(c.mode for c in circles):
         rc = f"reachable_{m}"
         reach = (df[rc].fillna(False).to_numpy(dtype=bool) if rc in df.columns
                  else np.ones(len(df), bool))
         cols[f"unreachable_{m}"] = per_unit(pop * ~reach)
-    any_in = np.zeros(len(df), dtype=bool)
+    outside_any = np.zeros(len(df), dtype=bool)
     for c in circles:
+        scope = dm.in_scope(df, c.scope)
+        w = dm.group_persons(df, dm.circle_group(c, demand)) * scope
         inside = df[f"in_{c.name}"].fillna(False).to_numpy(dtype=bool)
-        any_in |= inside
-        cov = per_unit(pop * inside)
+        outside_any |= scope & ~inside
+        base = per_unit(w)
+        cols[f"scope_{c.name}"] = np.full(k + 1, c.scope, dtype=object)  # the CSV names whom it counts
+        cols[f"demand_{c.name}"] = np.full(k + 1, dm.circle_group(c, demand), dtype=object)
+        cols[f"population_{c.name}"] = base
+        cov = per_unit(w * inside)
         cols[f"covered_{c.name}"] = cov
-        cols[f"share_{c.name}"] = share(cov)
+        cols[f"share_{c.name}"] = share(cov, base)
+        ok = df[[f"in_{c.name}__{s}" for s in c.requirements]].fillna(False).to_numpy(dtype=bool)
+        cols[f"completeness_{c.name}"] = share(per_unit(w * ok.mean(axis=1)), base)
         t = df[f"t_{c.name}"].to_numpy(dtype=float)
-        qt = _grouped_quantile(g, t, pop, (0.5, 0.9), k, total=True)
+        qt = _grouped_quantile(g, t, w, (0.5, 0.9), k, total=True)
         cols[f"t50_{c.name}"], cols[f"t90_{c.name}"] = qt[0], qt[1]
-        limit = circle_limit_s(c, modes)
-        rc = f"reachable_{c.mode}"
-        reach = (df[rc].fillna(False).to_numpy(dtype=bool) if rc in df.columns
-                 else np.ones(len(df), bool))
-        for cat in c.categories:
-            tc = f"t_{c.mode}_{cat}"
-            ok = (df[tc].to_numpy(dtype=float) <= limit) & reach if tc in df.columns \
-                else np.zeros(len(df), bool)
-            cv = per_unit(pop * ok)
-            cols[f"covered_{c.name}__{cat}"] = cv
-            cols[f"share_{c.name}__{cat}"] = share(cv)
-    cols["outside_all_circles"] = per_unit(pop * ~any_in)
+        for j, (s, sg) in enumerate(dm.service_groups(c, demand).items()):
+            ws = dm.group_persons(df, sg) * scope
+            bs = per_unit(ws)
+            cs = per_unit(ws * ok[:, j])
+            cols[f"population_{c.name}__{s}"] = bs
+            cols[f"covered_{c.name}__{s}"] = cs
+            cols[f"share_{c.name}__{s}"] = share(cs, bs)
+    cols["outside_any_circle"] = per_unit(pop * outside_any)
     out = pd.DataFrame(cols)
     # Units sum to the total by construction; check anyway (float round-off).
-    person_cols = [c for c in out.columns if c == "population" or c.startswith(
-        ("covered_", "unreachable_", "outside_all"))]
+    person_cols = [c for c in out.columns if c.startswith(
+        ("population", "covered_", "unreachable_", "outside_any"))]
     sums = out.iloc[:-1][person_cols].sum().to_numpy(float)
     tot = out.iloc[-1][person_cols].to_numpy(float)
     assert np.allclose(sums, tot, rtol=1e-9, atol=1e-6), "unit sums differ from the study total"
     out.attrs["level"] = level
+    out.attrs["scope"] = {c.name: c.scope for c in circles}
+    out.attrs["demand"] = {c.name: dm.circle_group(c, demand) for c in circles}
+    return out
+
+
+def mark_urban(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Cells inside urban/built-up polygons (城区/建成区) become urban.
+
+    Parameters
+    ----------
+    cells : GeoDataFrame
+        Points in the study CRS; an existing ``urban`` column (from urban
+        townships, see :func:`assign_units`) is kept and widened.
+    areas : GeoDataFrame or None
+        Polygons, any CRS (reprojected to the cells' CRS).
+
+    Returns
+    -------
+    GeoDataFrame
+        A copy with ``urban`` (bool) = urban township OR inside an area.
+    """
+    out = cells.copy()
+    urban = (out["urban"].fillna(False).to_numpy(dtype=bool) if "urban" in out.columns
+             else np.zeros(len(out), dtype=bool))
+    if areas is not None and len(areas):
+        polys = areas.to_crs(out.crs) if areas.crs is not None and out.crs is not None else areas
+        geom = shapely.union_all(shapely.make_valid(np.asarray(polys.geometry.values)))
+        shapely.prepare(geom)
+        pts = out.geometry.values
+        urban = urban | shapely.intersects_xy(geom, shapely.get_x(pts), shapely.get_y(pts))
+    out["urban"] = urban
     return out

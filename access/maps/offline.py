@@ -9,11 +9,12 @@ Leaflet.markercluster, whose release files are vendored in
 :func:`save_map` therefore writes:
 
 * ``offline=False`` (default): ``map.html`` plus a ``lib/`` folder beside it
-  with the vendored files; tiles still come from the tile servers, so the map
-  works behind a firewall that blocks CDNs, and shows the overlays even when
-  tiles cannot load.
-* ``offline=True``: one self-contained HTML file, every script and stylesheet
-  inlined (images as data URIs) and no tile layers at all.
+  with the vendored files and a ``layers/`` folder with the layers the page
+  loads only when they are switched on (service areas); tiles still come
+  from the tile servers, so the map works behind a firewall that blocks
+  CDNs, and shows the overlays even when tiles cannot load.
+* ``offline=True``: one self-contained HTML file, every script, stylesheet
+  and layer inlined (images as data URIs) and no tile layers at all.
 
 Any other resource Folium asks for (jQuery, Bootstrap, fonts ...) is dropped;
 our maps do not use them.
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import folium
 from branca.element import CssLink, JavascriptLink
+
+from access.maps.controls import MapControls
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 
@@ -127,20 +130,30 @@ def _local_resources(m: folium.Map, *, drop_tiles: bool):
             m._children.update(rest)
 
 
-def render_map(m: folium.Map, *, offline: bool = False) -> str:
+def _controls(m: folium.Map) -> list[MapControls]:
+    return [el for el in _elements(m) if isinstance(el, MapControls)]
+
+
+def render_map(m: folium.Map, *, offline: bool = False, prefix: str = "map") -> str:
     """The map's HTML with vendored resources (linked from ``lib/`` or inlined).
 
     Parameters
     ----------
     m : folium.Map
     offline : bool
-        Inline every script and stylesheet and drop the tile layers.
+        Inline every script, stylesheet and layer loaded on demand, and drop
+        the tile layers.
+    prefix : str
+        File stem of the map; layers loaded on demand are linked from
+        ``layers/<prefix>_*.js`` (see :func:`save_map`).
 
     Returns
     -------
     str
         A complete HTML document.
     """
+    for c in _controls(m):
+        c.inline_areas, c.prefix = offline, prefix
     with _local_resources(m, drop_tiles=offline):
         page = m.get_root().render()
     if offline:
@@ -189,9 +202,14 @@ def save_map(m: folium.Map, path, offline: bool = False) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    page = render_map(m, offline=offline)
+    page = render_map(m, offline=offline, prefix=path.stem)
     if not offline:
         write_lib(path.parent)
+        # Hidden layers, loaded by the page only when switched on.
+        for c in _controls(m):
+            for rel, text in c.area_files().items():
+                (path.parent / rel).parent.mkdir(parents=True, exist_ok=True)
+                (path.parent / rel).write_text(text, encoding="utf-8")
     path.write_text(page, encoding="utf-8")
     return path
 

@@ -10,7 +10,6 @@ Typical use::
 
 from access.network.build import (
     build_graph,
-    components_report,
     csr_from_arcs,
     edge_times,
     reverse,
@@ -31,7 +30,7 @@ from access.network.snap import Snap, snap_points, unsnapped
 
 __all__ = [
     "BIKE", "DRIVE", "EBIKE", "PRESETS", "WALK", "Edges", "Graph", "Snap", "TravelMode",
-    "build_graph", "centre_lonlat", "components_report", "csr_from_arcs", "download_network",
+    "build_graph", "centre_lonlat", "csr_from_arcs", "download_network",
     "edge_times", "edges_from_ways", "from_osmnx", "parse_maxspeed", "read_network", "reverse",
     "snap_points", "strong_components", "unsnapped",
 ]

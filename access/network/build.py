@@ -196,56 +196,6 @@ def reverse(graph: Graph) -> Graph:
         node_xy=graph.node_xy,
         node_id=graph.node_id,
         component=graph.component,
+        kept=graph.kept,
     )
 
-
-def components_report(graph: Graph, points_snap, population=None) -> pd.DataFrame:
-    """Size and population of each strongly connected component.
-
-    A point snapped between nodes a and b counts in the component of a (or of
-    b when only b is reachable from the point). Unsnapped points are reported
-    as component -1, so disconnected islands and off-road people are listed
-    with their population rather than silently dropped.
-
-    Parameters
-    ----------
-    graph : Graph
-    points_snap : Snap
-        Snapping of the population points (cells) onto ``graph``.
-    population : array-like, shape (n_points,), optional
-        Persons per point; 1 per point when omitted.
-
-    Returns
-    -------
-    DataFrame
-        ``component`` (int, -1 = not snapped), ``n_nodes``, ``n_points``,
-        ``population`` (persons), ``share`` (of all persons), largest first.
-        Only component 0 and components holding points are listed.
-    """
-    comp = graph.component if graph.component is not None else strong_components(graph.indptr, graph.indices)
-    n_comp = int(comp.max()) + 1 if len(comp) else 0
-    n_nodes = np.bincount(comp, minlength=n_comp)
-    pop = (np.ones(len(points_snap)) if population is None
-           else np.asarray(population, dtype=np.float64))
-    if len(pop) != len(points_snap):
-        raise InputError(f"components_report: {len(pop)} population values for "
-                         f"{len(points_snap)} snapped points; pass one value per point.")
-    ok = np.asarray(points_snap.ok, dtype=bool)
-    a = np.asarray(points_snap.node_a, dtype=np.int64)
-    b = np.asarray(points_snap.node_b, dtype=np.int64)
-    use_b = np.isinf(np.asarray(points_snap.to_a)) & np.isfinite(np.asarray(points_snap.to_b))
-    node = np.where(use_b, b, a)
-    pc = np.full(len(ok), -1, dtype=np.int64)
-    pc[ok] = comp[node[ok]]
-    df = pd.DataFrame({"component": pc, "population": pop})
-    agg = df.groupby("component").agg(n_points=("population", "size"), population=("population", "sum"))
-    out = pd.DataFrame({"component": np.arange(n_comp), "n_nodes": n_nodes})
-    out = out.merge(agg, left_on="component", right_index=True, how="outer")
-    out["n_nodes"] = out["n_nodes"].fillna(0).astype(np.int64)
-    out["n_points"] = out["n_points"].fillna(0).astype(np.int64)
-    out["population"] = out["population"].fillna(0.0)
-    # Empty islands are not news; populated ones and the main network are.
-    out = out[(out["n_points"] > 0) | (out["component"] == 0)]
-    total = float(pop.sum())
-    out["share"] = out["population"] / total if total > 0 else 0.0
-    return out.sort_values(["population", "n_nodes"], ascending=False, kind="stable").reset_index(drop=True)

@@ -33,6 +33,9 @@ class Graph:
         Original (OSM) node ids.
     component : ndarray of int32, shape (n_nodes,)
         Strongly connected component label; 0 is the largest.
+    kept : ndarray of bool, shape (n_nodes,), optional
+        Nodes of the components points may snap to
+        (:func:`access.network.components.keep_components`); None: all.
     """
 
     mode: str
@@ -43,6 +46,7 @@ class Graph:
     node_xy: np.ndarray
     node_id: np.ndarray
     component: np.ndarray = field(default=None)  # type: ignore[assignment]
+    kept: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:

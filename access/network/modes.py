@@ -102,7 +102,7 @@ DRIVE = TravelMode(
     },
     oneway=True,
     use_maxspeed=True,
-    source="Road Traffic Safety Law Implementing Regulations art. 45 and issue #3 rural defaults",
+    source="Road Traffic Safety Law Implementing Regulations art. 45; rural road speeds by class are project defaults",
 )
 
 PRESETS: dict[str, TravelMode] = {m.name: m for m in (WALK, BIKE, EBIKE, DRIVE)}

@@ -9,7 +9,9 @@ when the mode may not travel that way) and can be *reached* from either end
 not snapped (too far from any road, NaN coordinates) have ``ok == False``,
 ``node_a == node_b == -1`` and infinite times. ``edge`` identifies the edge so
 that two points on the same edge can be joined directly; ``pos`` is the
-position along the edge from ``node_a`` (0..1).
+position along the edge from ``node_a`` (0..1), exactly 0 or 1 when the point
+is within ``NODE_TOL_M`` of an end node (it then joins that node at no cost
+in both directions, whatever the edge's one-way rule).
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ from numba import njit, prange  # noqa: E402
 from access.errors import InputError  # noqa: E402
 
 _CHUNK = 131_072  # points per vectorised block (bounds memory to ~100 MB)
+#: A point this close to the end of its edge (metres along the edge) sits on
+#: the end node. OSM stores coordinates to 1e-7 degree (about 1 cm), so
+#: nothing in the data tells a point 1 cm from a node from the node itself;
+#: the time this moves a point is under 0.01 s at walking pace.
+NODE_TOL_M = 0.01
 
 
 @dataclass
@@ -349,6 +356,21 @@ def _edge_ends(graph, edges, usable):
     return out[0], out[1]
 
 
+def _on_kept_components(graph, edges, usable: np.ndarray) -> np.ndarray:
+    """``usable`` narrowed to edges with both ends in one kept component of ``graph``.
+
+    An edge joining two components is a one-way link: a point on it could
+    only leave towards one of them or be reached from the other.
+    """
+    a, b = _edge_ends(graph, edges, usable)
+    rows = np.flatnonzero(usable)
+    comp = np.asarray(graph.component)
+    ca, cb = comp[a[rows]], comp[b[rows]]
+    out = np.zeros_like(usable)
+    out[rows] = np.asarray(graph.kept, bool)[a[rows]] & (ca == cb)
+    return out
+
+
 def _infer_crs(graph, edges):
     """The CRS ``graph`` was built in, among the projections cached on ``edges``."""
     ids = np.asarray(graph.node_id)[: min(20, graph.n_nodes)]
@@ -377,7 +399,9 @@ def snap_points(
     xy : ndarray (n, 2)
         Points in the study CRS, metres (NaN rows are reported unsnapped).
     graph : Graph
-        Graph of ``mode`` built from ``edges`` (:func:`build_graph`).
+        Graph of ``mode`` built from ``edges`` (:func:`build_graph`). When
+        ``graph.kept`` is set (:func:`access.network.components.keep_components`),
+        only edges with both ends in one kept component are candidates.
     edges : Edges
         The road network the graph was built from.
     mode : TravelMode
@@ -404,6 +428,8 @@ def snap_points(
     if not (max_dist_m >= 0):
         raise InputError(f"snap_points: max_dist_m={max_dist_m}; give a distance >= 0 in metres.")
     usable, t_fwd, t_bwd = edge_times(edges, mode)
+    if graph.kept is not None and graph.n_nodes:
+        usable = _on_kept_components(graph, edges, usable)
     if crs is None:
         crs_key = _infer_crs(graph, edges) if graph.n_nodes else None
     else:
@@ -450,6 +476,12 @@ def snap_points(
     el = idx.edge_len[e]
     along = idx.seg_cum0[seg[ok]] + tpar[ok] * idx.seg_len[seg[ok]]
     pos = np.where(el > 0, np.clip(along / np.where(el > 0, el, 1.0), 0.0, 1.0), 0.0)
+    # Within NODE_TOL_M of an end the point is at that node: it joins the node
+    # at no cost both ways, even on a one-way edge whose far direction is inf.
+    # Cumulative lengths round, so a point exactly on the end node can land a
+    # hair short of it and, on a one-way edge, be reachable only the long way.
+    pos = np.where(el - along <= NODE_TOL_M, 1.0, pos)
+    pos = np.where(along <= NODE_TOL_M, 0.0, pos)
     off = dist[ok] / (mode.access_speed_kmh / 3.6)
     tf, tb = t_fwd[e], t_bwd[e]
 

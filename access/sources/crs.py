@@ -15,7 +15,10 @@ from pyproj import CRS
 
 from access.errors import InputError
 
-__all__ = ["utm_crs_for", "as_study_crs", "check_lonlat", "format_rows"]
+__all__ = ["utm_crs_for", "as_study_crs", "check_lonlat", "format_rows", "coords_crs", "DATUMS"]
+
+#: Lon/lat datums a file may be in: WGS84, GCJ-02 (Amap, Tencent), BD-09 (Baidu).
+DATUMS = ("wgs84", "gcj02", "bd09")
 
 #: China's extent (degrees), generous: used to recognise swapped columns.
 CHINA_LON = (73.0, 136.0)
@@ -138,3 +141,23 @@ def check_lonlat(
         )
     if problems:
         raise InputError(problems)
+
+
+def coords_crs(coords: str) -> tuple[str, CRS]:
+    """Parse a ``facility_coords``/``boundary_coords`` value.
+
+    Returns
+    -------
+    (kind, crs)
+        ``kind`` is one of :data:`DATUMS` (then ``crs`` is EPSG:4326, lon/lat
+        to be converted to WGS84) or ``"crs"`` for any other CRS (x/y columns).
+    """
+    c = str(coords or "wgs84").strip()
+    s = c.lower().replace("-", "").replace("_", "")
+    if s in DATUMS:
+        return s, CRS.from_epsg(4326)
+    try:
+        return "crs", CRS.from_user_input(c)
+    except Exception:
+        raise InputError(f"unknown coordinate system {coords!r}: use wgs84, gcj02, bd09 or an EPSG code "
+                         "such as \"EPSG:4549\" (facility_coords / boundary_coords in [inputs]).") from None

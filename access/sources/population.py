@@ -33,6 +33,7 @@ from access.errors import InputError, warn
 from access.sources.crs import as_study_crs, check_lonlat, format_rows
 
 __all__ = [
+    "add_groups",
     "read_population",
     "read_population_raster",
     "read_population_points",
@@ -169,6 +170,12 @@ def read_population_raster(path, study_crs, area=None) -> tuple[gpd.GeoDataFrame
                 acc.read += int(nan.sum())
                 acc.drop("NaN value", int(nan.sum()))
                 valid &= ~nan
+            inf = valid & np.isposinf(a)
+            if inf.any():
+                rr, cc = np.nonzero(inf)
+                raise InputError(f"{path}: {int(inf.sum())} cells hold infinite population (first at raster row "
+                                 f"{int(rr[0]) + r0 + 1}, column {int(cc[0]) + 1}, 1-based). Fix: set them to the "
+                                 f"nodata value or correct them.")
             neg = valid & (a < 0)
             if neg.any():
                 n_negative += int(neg.sum())
@@ -439,7 +446,10 @@ def spread_polygon_population(
         acc.check()
         return _empty_cells(crs), acc
     s = float(cell_size_m)
-    tb = shapely.total_bounds(geoms[use])
+    # the grid spans every polygon with an area, not only populated ones, so
+    # that other count columns of the same layer (demand groups) land on the
+    # same cell ids
+    tb = shapely.total_bounds(geoms[~empty])
     x0, y0 = math.floor(tb[0] / s) * s, math.floor(tb[1] / s) * s
     ncols = int(math.ceil((tb[2] - x0) / s)) + 1
     acc_ids, acc_pop = [], []
@@ -532,3 +542,146 @@ def read_population(
         f"{path}: unsupported population file type {ext!r}; use a GeoTIFF raster (.tif), "
         "a CSV of points, or a GeoPackage/GeoJSON of points or polygons."
     )
+
+
+# ------------------------------------------------------------ demand groups
+def _group_raster(files, population: Path, cells: gpd.GeoDataFrame, group: str) -> tuple[np.ndarray, float, float]:
+    """Persons of a group per cell from rasters on the population raster's grid.
+
+    Returns (persons per cell, persons read in the cells' window, persons of
+    the group where the population raster has nobody).
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(population) as ref:
+        shape, transform, ref_crs, width = (ref.height, ref.width), ref.transform, ref.crs, ref.width
+    for f in files:  # every grid is checked before any cell is read
+        try:
+            src = rasterio.open(f)
+        except Exception as exc:
+            raise InputError(f"{f}: cannot read as a raster ({type(exc).__name__}: {exc}); give a GeoTIFF of "
+                             f"persons of group {group!r} per cell.") from None
+        with src:
+            if (src.height, src.width) != shape or not src.transform.almost_equals(transform) or src.crs != ref_crs:
+                raise InputError(
+                    f"{f}: grid {src.width}x{src.height} ({src.crs}) differs from the population raster "
+                    f"{population.name} ({shape[1]}x{shape[0]}, {ref_crs}); group rasters must share the "
+                    "population grid cell for cell. Fix: resample them onto it (gdalwarp -te/-tr) or "
+                    "give the population as the sum of the bands.")
+    ids = cells["cell_id"].to_numpy(np.int64)
+    if not len(ids):
+        return np.zeros(0), 0.0, 0.0
+    with rasterio.open(population) as ref:
+        rows, cols = ids // width, ids % width
+        r0, r1, c0, c1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        base = ref.read(1, window=win, out_dtype="float64")
+        nod = ref.nodata
+        empty = np.isnan(base) | (base <= 0) | ((base == nod) if nod is not None and not math.isnan(nod) else False)
+    total = np.zeros((r1 - r0, c1 - c0))
+    for f in files:
+        with rasterio.open(f) as src:
+            a = src.read(1, window=win, out_dtype="float64")
+            valid = ~np.isnan(a)
+            if src.nodata is not None and not math.isnan(src.nodata):
+                valid &= a != src.nodata
+            if (valid & (a < 0)).any():
+                rr, cc = np.nonzero(valid & (a < 0))
+                raise InputError(f"{f}: negative persons at raster row {rr[0] + r0 + 1}, column {cc[0] + c0 + 1} "
+                                 "(1-based); set the raster's nodata value or correct the cells.")
+            total += np.where(valid, a, 0.0)
+    vals = total[rows - r0, cols - c0]
+    return vals, float(total.sum()), float(total[empty].sum())
+
+
+def _group_vector(path: Path, column: str, cells: gpd.GeoDataFrame, crs, cell_size_m: float,
+                  group: str) -> tuple[np.ndarray, float, float]:
+    """Persons of a group per cell from a column of the population points/polygons."""
+    if path.suffix.lower() in (".csv", ".txt"):
+        df = _read_csv_table(path)
+        polygons = False
+    else:
+        df = gpd.read_file(path)
+        polygons = len(df) and not (df.geometry.geom_type.dropna() == "Point").all()
+    if column not in df.columns:
+        raise InputError(f"{path}: column {column!r} for demand group {group!r} not found; found columns "
+                         f"{[c for c in df.columns if c != 'geometry']}. Fix: [inputs.groups] {group} = "
+                         '{ column = "..." }.')
+    v = pd.to_numeric(df[column], errors="coerce").to_numpy(float)
+    bad = np.isnan(v) | (v < 0)
+    if bad.any():
+        rows = np.arange(len(df)) + (2 if not polygons and path.suffix.lower() in (".csv", ".txt") else 1)
+        raise InputError(f"{path}: column {column!r} (group {group!r}) is empty, not a number or negative in "
+                         f"rows {format_rows(rows[bad])}; give persons (0 if none).")
+    if polygons:
+        spread, _ = spread_polygon_population(df, column, cell_size_m, crs, source=f"{path.name} ({column})")
+        by_id = pd.Series(spread["population"].to_numpy(float), index=spread["cell_id"].to_numpy())
+    else:
+        by_id = pd.Series(v, index=np.arange(len(v), dtype=np.int64) + (
+            2 if path.suffix.lower() in (".csv", ".txt") else 1))
+    vals = by_id.reindex(cells["cell_id"].to_numpy()).fillna(0.0).to_numpy(float)
+    return vals, float(by_id.sum()), float(by_id.sum() - vals.sum())
+
+
+def add_groups(cells: gpd.GeoDataFrame, groups: dict, population, study_crs, cell_size_m: float = 100.0
+               ) -> tuple[gpd.GeoDataFrame, list[Account]]:
+    """Add persons by demand group to population cells: one ``pop_<group>`` column each.
+
+    Parameters
+    ----------
+    cells : GeoDataFrame
+        Output of :func:`read_population` (``cell_id`` ties a cell to its
+        raster pixel, point row or grid cell).
+    groups : dict
+        Group -> list of raster files (summed; each on the population
+        raster's grid) or, for vector population, the name of a column.
+    population : path
+        The population input ``cells`` came from.
+    study_crs : CRS-like
+    cell_size_m : float
+        Grid spacing used for polygon population, metres.
+
+    Returns
+    -------
+    cells : GeoDataFrame
+        A copy with ``pop_<group>`` (persons, float64) per group.
+    accounts : list of Account
+        One per group: persons read (the group rasters over the cells'
+        window, or the column's total) = kept + dropped, where dropped are the
+        persons lying where the population input has nobody (zero cells,
+        outside the study area). Warns when such persons exist and when a
+        group exceeds the population in some cells.
+    """
+    population = Path(population)
+    crs = as_study_crs(study_crs)
+    out = cells.copy()
+    accounts = []
+    pop = out["population"].to_numpy(float)
+    for g, spec in groups.items():
+        if isinstance(spec, str):
+            vals, read, lost = _group_vector(population, spec, out, crs, cell_size_m, g)
+            src = f"{population.name} column {spec}"
+        else:
+            vals, read, lost = _group_raster([Path(f) for f in spec], population, out, g)
+            src = f"{len(spec)} rasters"
+        out[f"pop_{g}"] = vals
+        acc = Account(source=f"group {g} ({src})", read=len(out), kept=len(out),
+                      population_read=read, population_kept=float(vals.sum()))
+        dropped = read - float(vals.sum())
+        if dropped > 1e-6 * max(read, 1.0):
+            acc.drop("where the population input has nobody or outside the study area", 0, dropped)
+            if lost > 1e-6 * max(read, 1.0):
+                warn(f"{population.name}: {lost:,.0f} persons of group {g!r} lie in cells where the population "
+                     "has nobody; they are not counted. Check that the group and population inputs match.")
+        else:
+            acc.population_kept = read
+        over = vals > pop * (1 + 1e-9) + 1e-9
+        if over.any():
+            warn(f"{population.name}: group {g!r} exceeds the population in {int(over.sum())} cells (by "
+                 f"{float((vals - pop)[over].sum()):,.1f} persons in all); shares of that group use its own "
+                 "persons, but check that the inputs describe the same people.")
+        acc.notes.append(f"{float(vals.sum()):,.1f} persons of group {g!r} on {int((vals > 0).sum())} cells")
+        acc.check()
+        accounts.append(acc)
+    return out, accounts

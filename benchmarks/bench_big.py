@@ -1,0 +1,163 @@
+"""Whole runs on big inputs: a million population points, thousands to hundreds of thousands of facilities.
+
+Cases (each run in a fresh process so its peak memory is its own; numba
+kernels are compiled by a warm-up demo run first, so no figure includes
+compilation):
+
+1. ``million``: the demo county's roads and boundaries with 1,000,000
+   population points (the demo raster's persons spread over random points
+   inside each 3" cell, CSV) and 2,000 facilities (the demo's, repeated with
+   jitter): the whole ``access run`` including every output.
+   Target: under 60 s and under 4 GB peak.
+2. ``facilities``: the demo population with 200,000 facilities (the demo's
+   plus copies of the supply target's hospitals and health centres): travel times, circles, coverage and supply (no
+   outputs). Target: under 20 s and under 3 GB.
+
+Each case prints its seconds, peak RSS and the share of each step (the run's
+own timings).
+
+Run::
+
+    .venv/bin/python benchmarks/bench_big.py [--case million|facilities|all] [--points 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+
+
+def _facilities(n: int, rng: np.random.Generator, categories: list[str] | None = None) -> pd.DataFrame:
+    base = pd.read_csv(DEMO / "facilities.csv", encoding="utf-8-sig")
+    if categories is not None:
+        base = base[base["category"].isin(categories)]
+    pick = base.iloc[rng.integers(0, len(base), n)].reset_index(drop=True)
+    # up to ~1 km of jitter keeps them on the demo's roads' side of the 500 m snap limit mostly
+    pick["lon"] = pick["lon"] + rng.normal(0, 0.004, n)
+    pick["lat"] = pick["lat"] + rng.normal(0, 0.004, n)
+    pick["id"] = [f"B{i:07d}" for i in range(n)]
+    pick["name"] = pick["name"] + pick.index.astype(str)
+    return pick
+
+
+def _points(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    import rasterio
+
+    with rasterio.open(DEMO / "population.tif") as src:
+        a = src.read(1, masked=True).filled(0).astype(float)
+        tr = src.transform
+    rows, cols = np.nonzero(a > 0)
+    pop = a[rows, cols]
+    # every populated cell gets at least one point; the rest by persons
+    extra = rng.choice(len(pop), n - len(pop), p=pop / pop.sum())
+    which = np.r_[np.arange(len(pop)), extra]
+    k = np.bincount(which, minlength=len(pop))
+    u, v = rng.random(n), rng.random(n)
+    lon = tr.c + (cols[which] + u) * tr.a
+    lat = tr.f + (rows[which] + v) * tr.e
+    return pd.DataFrame({"lon": lon, "lat": lat, "population": pop[which] / k[which]})
+
+
+def _scenario(folder: Path, population: str, facilities: str, targets: bool) -> Path:
+    text = (DEMO / "scenario.toml").read_text(encoding="utf-8")
+    text = text.replace('population = "population.tif"', f'population = "{population}"')
+    text = text.replace('facilities = "facilities.csv"', f'facilities = "{facilities}"')
+    for name in ("roads.osm.pbf", "counties.geojson", "townships.geojson", "population.tif"):
+        text = text.replace(f'"{name}"', f'"{(DEMO / name).as_posix()}"')
+    if not targets:
+        text = text.split("[[targets]]")[0]
+    path = folder / "scenario.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def child(case: str, scenario: str, out: str) -> None:
+    """Run one case in this process and print a JSON line of figures."""
+    from access.study import Study
+
+    t0 = time.perf_counter()
+    if case == "million":
+        from access.cli import main
+
+        code = main(["run", scenario, "--out", out, "--quiet"])
+        assert code == 0, code
+        timings = json.loads((Path(out) / "run.json").read_text(encoding="utf-8"))["timings_s"]
+    else:
+        study = Study.load(scenario, quiet=True)
+        res = study.run(service_areas=False)
+        timings = {**study.timings, **res.timings}
+        assert len(res.supply)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"seconds": seconds, "peak_mb": peak, "timings": timings}))
+
+
+def measure(case: str, scenario: Path, out: Path) -> dict:
+    r = subprocess.run([sys.executable, __file__, "--child", case, str(scenario), str(out)],
+                       capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"{case} failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def report(label: str, fig: dict, target_s: float, target_mb: float) -> None:
+    ok = fig["seconds"] <= target_s and fig["peak_mb"] <= target_mb
+    print(f"{label}: {fig['seconds']:.1f} s, peak RSS {fig['peak_mb'] / 1024:.2f} GB "
+          f"-> {'OK' if ok else 'MISSED'} (target {target_s:.0f} s, {target_mb / 1024:.0f} GB)")
+    total = sum(fig["timings"].values())
+    for k, v in sorted(fig["timings"].items(), key=lambda kv: -kv[1]):
+        if v >= 0.01 * total:
+            print(f"    {k:<28} {v:7.1f} s  {100 * v / max(fig['seconds'], 1e-9):5.1f} %")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", choices=["million", "facilities", "all"], default="all")
+    ap.add_argument("--points", type=int, default=1_000_000)
+    ap.add_argument("--facilities", type=int, default=200_000)
+    ap.add_argument("--child", nargs=3, metavar=("CASE", "SCENARIO", "OUT"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        child(*a.child)
+        return
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "access.cli", "demo", "--out", str(tmp / "warm"), "--quiet"],
+                       check=True)
+        print(f"warm-up demo run (compiles numba kernels once): {time.perf_counter() - t:.1f} s")
+        if a.case in ("million", "all"):
+            d = tmp / "million"
+            d.mkdir()
+            _points(a.points, rng).to_csv(d / "points.csv", index=False)
+            _facilities(2000, rng).to_csv(d / "fac.csv", index=False, encoding="utf-8-sig")
+            sc = _scenario(d, "points.csv", "fac.csv", targets=True)
+            report(f"{a.points:,} population points, 2,000 facilities, whole run with outputs",
+                   measure("million", sc, d / "out"), 60, 4096)
+        if a.case in ("facilities", "all"):
+            d = tmp / "facilities"
+            d.mkdir()
+            cats = ["乡镇卫生院", "中心卫生院", "社区卫生服务中心", "人民医院", "中医院", "综合医院", "医院"]
+            demo = pd.read_csv(DEMO / "facilities.csv", encoding="utf-8-sig")  # every circle keeps its services
+            many = _facilities(a.facilities - len(demo), rng, cats)
+            pd.concat([demo, many], ignore_index=True).to_csv(d / "fac.csv", index=False, encoding="utf-8-sig")
+            sc = _scenario(d, "population.tif", "fac.csv", targets=True)
+            report(f"{a.facilities:,} facilities, demo population: travel times, coverage, supply",
+                   measure("facilities", sc, d / "out"), 20, 3072)
+
+
+if __name__ == "__main__":
+    main()
