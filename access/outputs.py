@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import time
 from dataclasses import asdict, is_dataclass
 from importlib import metadata
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from access.coverage.gaps import gaps_table
-from access.progress import Progress
+from access.progress import Progress, timer
 from access.publish import check_output_folder, manifest, paths_record, staged
 
 
@@ -88,6 +89,8 @@ def _write_files(study, results, out: Path, lang: str, offline: bool, quiet: boo
 
     progress = Progress(quiet)
     files: list[Path] = []
+    clock = results.timings  # each writing step's seconds land in run.json beside the computing steps
+    tables_t0 = time.perf_counter()
 
     p = out / "cells.parquet"
     cells_table(study, results).to_parquet(p, index=False)
@@ -120,11 +123,12 @@ def _write_files(study, results, out: Path, lang: str, offline: bool, quiet: boo
     _gpkg(results.service_areas, p, "service_areas")
     files.append(p)
 
-    with progress.step("writing coverage.xlsx"):
+    clock["write_tables"] = time.perf_counter() - tables_t0
+    with progress.step("writing coverage.xlsx"), timer(clock, "write_xlsx"):
         files.append(tables.write_xlsx(tables.sheets(study, results, lang), out / "coverage.xlsx", lang=lang))
-    with progress.step("writing maps"):
+    with progress.step("writing maps"), timer(clock, "write_maps"):
         files += folium_map.write_maps(study, results, out, lang=lang, offline=offline, index=False)
-    with progress.step("writing report"):
+    with progress.step("writing report"), timer(clock, "write_report"):
         files.append(report.write_study_report(study, results, out / "report.html", lang=lang))
     files.append(dictionary.write_dictionary(out / "data_dictionary.csv", [Path(f).name for f in files] + ["run.json"]))
     # the front door, last before run.json: it links every file of the run

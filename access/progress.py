@@ -43,3 +43,13 @@ class Progress:
         """Iterate with a progress bar showing counts and units."""
         items = list(items)
         return tqdm(items, desc=desc, unit=unit, disable=self.quiet or not items, file=sys.stderr, leave=False)
+
+
+@contextmanager
+def timer(timings: dict[str, float], key: str) -> Iterator[None]:
+    """Add the seconds the block takes to ``timings[key]`` (``run.json``'s ``timings_s``)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0

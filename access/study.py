@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from access.network import snap as snap_mod
 from access.network.graph import Graph
 from access.network.modes import TravelMode
 from access.network.snap import Snap
-from access.progress import Progress
+from access.progress import Progress, timer
 from access.routing import queries
 from access.routing.dijkstra import multi_source_nearest
 from access.scenario import Scenario, load_scenario
@@ -162,35 +162,35 @@ class Study:
         problems: list[str] = []
         edges = crs = counties = townships = cells = facilities = pop_acc = None
 
-        with _timer(timings, "read_network"), progress.step("reading road network", sc.network.name), \
+        with timer(timings, "read_network"), progress.step("reading road network", sc.network.name), \
                 _collect(problems):
             edges = osm_mod.read_network(sc.network)
             accounts.append(edges.account)
             crs = CRS.from_user_input(sc.crs) if sc.crs else _auto_crs(edges)
         crs = crs or checks_mod.fallback_crs(sc)
 
-        with _timer(timings, "read_boundaries"), progress.step("reading boundaries"), _collect(problems):
+        with timer(timings, "read_boundaries"), progress.step("reading boundaries"), _collect(problems):
             counties, townships = _read_units(sc, crs, accounts)
         area = _study_area(counties, townships)
 
-        with _timer(timings, "read_population"), progress.step("reading population", sc.population.name), \
+        with timer(timings, "read_population"), progress.step("reading population", sc.population.name), \
                 _collect(problems):
             cells, pop_acc = population_mod.read_population(
                 sc.population, crs, column=sc.population_column, area=area
             )
             accounts.append(pop_acc)
         if sc.groups and cells is not None:
-            with _timer(timings, "read_groups"), progress.step("reading demand groups"), _collect(problems):
+            with timer(timings, "read_groups"), progress.step("reading demand groups"), _collect(problems):
                 cells, accs = population_mod.add_groups(cells, sc.groups, sc.population, crs)
                 accounts.extend(accs)
-        with _timer(timings, "assign_units"), _collect(problems):
+        with timer(timings, "assign_units"), _collect(problems):
             if cells is not None:
                 cells, acc = units_mod.assign_units(cells, townships, counties)
                 accounts.append(acc)
                 if sc.urban_areas is not None:
                     cells = units_mod.mark_urban(cells, _read_urban_areas(sc.urban_areas))
 
-        with _timer(timings, "read_facilities"), progress.step("reading facilities", sc.facilities.name), \
+        with timer(timings, "read_facilities"), progress.step("reading facilities", sc.facilities.name), \
                 _collect(problems):
             facilities, acc = facilities_mod.read_facilities(
                 sc.facilities,
@@ -240,9 +240,9 @@ class Study:
         tables = []
         for name in _modes_used(self.scenario):
             mode = self.scenario.modes[name]
-            with _timer(self.timings, f"graph_{name}"), progress.step(f"building {name} graph"):
+            with timer(self.timings, f"graph_{name}"), progress.step(f"building {name} graph"):
                 graph = build_mod.build_graph(self.edges, mode, self.crs)
-            with _timer(self.timings, f"snap_cells_{name}"), progress.step(
+            with timer(self.timings, f"snap_cells_{name}"), progress.step(
                 f"snapping {len(self.cells):,} cells to the {name} network"
             ):
                 self.networks[name], table = _mode_network(self, name, mode, graph)
@@ -347,11 +347,13 @@ class Study:
         tables = summarise(self.scenario, self.crs, cells, fac, self.townships, timings, progress, self.memo)
         areas = _empty_areas(self.crs)
         if service_areas:
-            with _timer(timings, "service_areas"):
+            with timer(timings, "service_areas"):
                 areas = self.service_areas(fac, fac_snaps)
-        with _timer(timings, "supply"):
+        with timer(timings, "supply"):
             supply = self._supply(cells, fac, fac_snaps)
-        with _timer(timings, "capacity"):
+        allocate = any(t.allocate for t in self.scenario.targets)
+        with timer(timings, "capacity"), progress.step("allocating capacity, nearest persons first") if allocate \
+                else nullcontext():
             capacity = self._capacity(cells, fac, fac_snaps)
         return Results(cells=cells, facilities=fac, service_areas=areas, supply=supply, timings=timings,
                        capacity=capacity, **tables)
@@ -404,7 +406,7 @@ class Study:
         sc = self.scenario
         progress = Progress(self.quiet)
         cells = self.cells.copy()
-        with _timer(timings, "snap_facilities"):
+        with timer(timings, "snap_facilities"):
             fac, fac_snaps = self.snap_facilities(self.facilities)
         limit = sc.search_minutes * 60.0
         for name, cats in _categories_by_mode(sc.circles).items():
@@ -414,7 +416,7 @@ class Study:
             if net.cause is not None:
                 cells[f"why_unreachable_{name}"] = pd.Categorical(net.cause)
             for cat in progress.iter(sorted(cats), f"routing {name}", unit="category"):
-                with _timer(timings, f"nearest_{name}"):
+                with timer(timings, f"nearest_{name}"):
                     mask = (fac["category"] == cat).to_numpy()
                     key = ("nearest", name, cat, limit, _fingerprint(fac[mask]))
                     if key not in self.memo:
@@ -428,7 +430,7 @@ class Study:
                             fid = np.where(row >= 0, ids[np.maximum(row, 0)], "")
                         self.memo[key] = (t, fid)
                     cells[f"t_{name}_{cat}"], cells[f"nearest_{name}_{cat}"] = self.memo[key]
-        with _timer(timings, "circles"):
+        with timer(timings, "circles"):
             cells = cells.join(circles_mod.evaluate_circles(cells, sc.circles, sc.modes))
         return cells, fac, fac_snaps
 
@@ -533,13 +535,13 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
     if any(c.scope != "all" for c in sc.circles) and "urban" not in cells.columns:
         warn("no township polygons or urban areas: urban and rural cells cannot be told apart, so every "
              "circle applies to every cell; give [inputs] townships or urban_areas.")
-    with _timer(timings, "coverage"):
+    with timer(timings, "coverage"), progress.step("coverage by county and township"):
         cov_t = units_mod.coverage_table(cells, sc.circles, level="township", modes=sc.modes, demand=demand)
         cov_c = units_mod.coverage_table(cells, sc.circles, level="county", modes=sc.modes, demand=demand)
         head = indicators_mod.headline(cells, sc.circles, demand=demand, modes=sc.modes)
         compl = indicators_mod.completeness_table(cells, sc.circles, level="township", demand=demand,
                                                   modes=sc.modes)
-    with _timer(timings, "gaps"), progress.step("finding gaps"):
+    with timer(timings, "gaps"), progress.step("finding gaps"):
         cell_size = _cell_size(cells)
         parts = []
         for c in sc.circles:
@@ -560,7 +562,7 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
         gaps = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
                 if parts else gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=crs))
         rules = gaps_mod.township_rule_failures(townships, fac, sc.township_rules)
-    with _timer(timings, "equity"):
+    with timer(timings, "equity"), progress.step("equity"):
         equity = equity_mod.equity_table(cells, sc.circles, groups="county", modes=sc.modes, demand=demand)
     return {"coverage_township": cov_t, "coverage_county": cov_c, "gaps": gaps, "rule_failures": rules,
             "equity": equity, "headline": head, "completeness": compl}
@@ -614,15 +616,6 @@ def _collect(problems: list[str]):
         yield
     except InputError as exc:
         problems.extend(exc.problems)
-
-
-@contextmanager
-def _timer(timings: dict[str, float], key: str):
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
 
 
 def _auto_crs(edges) -> CRS:
@@ -719,6 +712,11 @@ def _categories_by_mode(circles: list[Circle]) -> dict[str, set[str]]:
     return out
 
 
+#: grid spacing, metres, on which gaps of scattered (not gridded) population points are
+#: traced: the 100 m of WorldPop's and GHS-POP's finest population grids
+POINT_GRID_M = 100.0
+
+
 def _cell_size(cells: gpd.GeoDataFrame) -> tuple[float, float]:
     """Grid spacing of the population cells along x and y, metres.
 
@@ -730,16 +728,30 @@ def _cell_size(cells: gpd.GeoDataFrame) -> tuple[float, float]:
 
     xy = np.column_stack([cells.geometry.x, cells.geometry.y])
     if len(xy) < 2:
-        return 100.0, 100.0
+        return POINT_GRID_M, POINT_GRID_M
     sample = xy[:: max(1, len(xy) // 20000)]
     _, idx = cKDTree(xy, balanced_tree=False, compact_nodes=False).query(sample, k=min(5, len(xy)))
     d = xy[idx[:, 1:]] - sample[:, None, :]
     ax, ay = np.abs(d[..., 0]).ravel(), np.abs(d[..., 1]).ravel()
     horiz, vert = ax > 2 * ay, ay > 2 * ax
     step = float(np.median(np.hypot(ax, ay)))
-    dx = float(np.median(ax[horiz])) if horiz.any() else step
-    dy = float(np.median(ay[vert])) if vert.any() else step
+    dx, dy = _grid_step(ax[horiz], step), _grid_step(ay[vert], step)
+    # cells of a grid (even a sparse, reprojected lon/lat one) sit a whole number of
+    # steps apart; scattered points (addresses, census points) do not, and a grid
+    # fitted to their nearest-neighbour steps would break every gap into one island
+    # per point
+    fx, fy = ax / dx, ay / dy
+    if np.mean((np.abs(fx - np.round(fx)) < 0.1) & (np.abs(fy - np.round(fy)) < 0.1)) < 0.5:
+        return POINT_GRID_M, POINT_GRID_M
     return dx, dy
+
+
+def _grid_step(steps: np.ndarray, fallback: float) -> float:
+    """One grid step from neighbour offsets along an axis: the median of the shortest ones."""
+    if not len(steps):
+        return fallback
+    short = steps[steps < 1.5 * np.quantile(steps, 0.1)]
+    return float(np.median(short)) if len(short) else fallback
 
 
 def _as_facilities(add, crs, existing_ids: set) -> gpd.GeoDataFrame:

@@ -350,6 +350,10 @@ def accounting_table(accounts: Sequence, lang: str) -> pd.DataFrame:
                                        "population_dropped", "notes"]).astype({"read": float, "kept": float})
 
 
+#: gaps per circle in the workbook's gaps sheet (largest first; gaps.csv holds all)
+XLSX_GAPS_PER_CIRCLE = 1000
+
+
 def sheets(study, results, lang: str) -> dict[str, pd.DataFrame]:
     """Every sheet of ``coverage.xlsx``: (level, topic) -> table, keyed by the sheet title."""
     cells = results.cells
@@ -361,7 +365,8 @@ def sheets(study, results, lang: str) -> dict[str, pd.DataFrame]:
 
     for lv in levels:
         out[title(lv, "coverage")] = unit_coverage(study, cells, lv, lang).drop(columns="circle_key")
-    out[title("township", "gaps")] = gaps_table(study, results.gaps, lang)
+    # a province has ~10^5 gaps: the sheet holds each circle's largest, gaps.csv every one
+    out[title("township", "gaps")] = gaps_table(study, results.gaps, lang, top=XLSX_GAPS_PER_CIRCLE)
     out[title("township", "rules")] = rules_table(study, results.rule_failures, lang)
     for lv in levels:
         sup = supply_table(study, results, lv, lang)

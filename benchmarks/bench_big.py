@@ -52,12 +52,19 @@ def _facilities(n: int, rng: np.random.Generator, categories: list[str] | None =
     return pick
 
 
+GROUPS = {"elderly": ["age/pop_60_69.tif", "age/pop_70_plus.tif"], "age_3_5": ["age/pop_3_5.tif"],
+          "age_6_11": ["age/pop_6_11.tif"], "age_12_14": ["age/pop_12_14.tif"]}
+
+
 def _points(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``n`` points carrying the demo raster's persons (and its age bands as columns)."""
     import rasterio
 
-    with rasterio.open(DEMO / "population.tif") as src:
-        a = src.read(1, masked=True).filled(0).astype(float)
-        tr = src.transform
+    def band(name):
+        with rasterio.open(DEMO / name) as src:
+            return src.read(1, masked=True).filled(0).astype(float), src.transform
+
+    a, tr = band("population.tif")
     rows, cols = np.nonzero(a > 0)
     pop = a[rows, cols]
     # every populated cell gets at least one point; the rest by persons
@@ -67,15 +74,25 @@ def _points(n: int, rng: np.random.Generator) -> pd.DataFrame:
     u, v = rng.random(n), rng.random(n)
     lon = tr.c + (cols[which] + u) * tr.a
     lat = tr.f + (rows[which] + v) * tr.e
-    return pd.DataFrame({"lon": lon, "lat": lat, "population": pop[which] / k[which]})
+    out = pd.DataFrame({"lon": lon, "lat": lat, "population": pop[which] / k[which]})
+    for group, files in GROUPS.items():
+        g = sum(band(f)[0] for f in files)
+        out[group] = g[rows, cols][which] / k[which]
+    return out
 
 
 def _scenario(folder: Path, population: str, facilities: str, targets: bool) -> Path:
     text = (DEMO / "scenario.toml").read_text(encoding="utf-8")
     text = text.replace('population = "population.tif"', f'population = "{population}"')
     text = text.replace('facilities = "facilities.csv"', f'facilities = "{facilities}"')
-    for name in ("roads.osm.pbf", "counties.geojson", "townships.geojson", "population.tif"):
+    for name in ("roads.osm.pbf", "counties.geojson", "townships.geojson", "population.tif",
+                 *(f for files in GROUPS.values() for f in files)):
         text = text.replace(f'"{name}"', f'"{(DEMO / name).as_posix()}"')
+    if not population.endswith(".tif"):  # point population: the age bands are its columns
+        head, rest = text.split("[inputs.groups]")
+        rest = rest.split("\n[", 1)[1]
+        groups = "\n".join(f'{g} = {{ column = "{g}" }}' for g in GROUPS)
+        text = f"{head}[inputs.groups]\n{groups}\n\n[{rest}"
     if not targets:
         text = text.split("[[targets]]")[0]
     path = folder / "scenario.toml"

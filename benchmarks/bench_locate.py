@@ -16,6 +16,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 import tracemalloc
@@ -74,12 +75,14 @@ def synthetic(n_cells: int, n_cands: int, seed: int = 0, side_m: float = 100_000
 
 def run(label, fn):
     tracemalloc.start()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     s = fn()
-    secs = time.perf_counter() - t
+    secs, cpu = time.perf_counter() - t, time.process_time() - cpu
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"{label}: {secs:.2f} s, peak traced {peak / 2**20:.0f} MiB, objective {s.objective:.6g}, "
+    # CPU seconds next to wall seconds: on a shared machine the wall time alone misleads
+    print(f"{label}: {secs:.2f} s ({cpu:.2f} s CPU), peak traced {peak / 2**20:.0f} MiB, "
+          f"objective {s.objective:.6g}, "
           f"bound {s.bound:.6g}, gap {100 * s.gap:.3f} %, {len(s.sites)} sites; {'; '.join(s.notes)}")
     return s, secs
 
@@ -91,6 +94,7 @@ def main():
     ap.add_argument("--p", type=int, default=250)
     ap.add_argument("--skip-sf", action="store_true")
     a = ap.parse_args()
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     if not a.skip_sf:
         sf_compare()
     # compile the numba kernels on a tiny case first so timings are steady-state

@@ -27,6 +27,8 @@ import shapely
 from shapely.geometry import Point
 
 from access.demo.synth import generate
+# hand-written raw-category mapping and driving speeds, shared with the networkx oracle
+from demo_oracle import DRIVE_KMH, RAW
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "data" / "demo"
@@ -37,23 +39,7 @@ CLASSES = ["motorway", "motorway_link", "trunk", "primary", "secondary", "tertia
 # Grade-separated ways: they may cross other ways without a shared node.
 GRADE_SEPARATED = {"motorway", "motorway_link"}
 
-# Hand-written mapping of the planner's raw categories (the oracle for the CSV).
-RAW = {
-    "社区卫生服务中心": "community_health_centre", "社区卫生服务站": "community_health_station",
-    "乡镇卫生院": "township_health_centre", "中心卫生院": "township_health_centre",
-    "村卫生室": "village_clinic", "医院": "hospital", "人民医院": "hospital", "中医院": "hospital",
-    "综合医院": "hospital", "诊所": "clinic", "门诊部": "clinic", "幼儿园": "kindergarten",
-    "中心幼儿园": "central_kindergarten", "小学": "primary_school", "初中": "junior_middle_school",
-    "初级中学": "junior_middle_school", "养老服务中心": "elderly_care_centre", "敬老院": "elderly_care_centre",
-    "养老院": "elderly_care_centre", "日间照料中心": "elderly_day_care", "托老所": "elderly_day_care",
-    "文化站": "cultural_station", "综合文化站": "cultural_station", "文化活动中心": "cultural_station",
-    "体育场地": "sports_ground", "体育场": "sports_ground", "运动场": "sports_ground",
-    "菜市场": "food_market", "农贸市场": "food_market",
-}
 PRIMARY_CARE = {"township_health_centre", "community_health_centre", "hospital"}
-# Driving speeds by class, km/h (rural Chinese defaults, as in the drive preset of access/network/modes.py).
-DRIVE_KMH = {"motorway": 100, "motorway_link": 50, "trunk": 70, "primary": 60, "secondary": 40,
-             "tertiary": 30, "unclassified": 20, "residential": 20, "service": 15, "track": 15}
 
 
 @pytest.fixture(scope="module")

@@ -159,3 +159,23 @@ def test_township_rule_failures():
     # counts for T1 (smallest code) only.
     assert got == {("T2", "central_kindergarten"): (0, 1),
                    ("T2", "township_health_centre"): (0, 1)}
+
+
+def test_gap_grid_of_raster_cells_and_of_scattered_points():
+    """Raster cells keep their own spacing (a sparse lon/lat grid too); scattered
+    points are traced on the 100 m grid instead of one island per point."""
+    from access.study import POINT_GRID_M, _cell_size
+
+    rng = np.random.default_rng(1)
+    # a 3" lon/lat grid near 26 N, one cell in five populated, projected to UTM 50N
+    lon = 118.0 + (np.arange(300) + 0.5) / 1200.0
+    lat = 26.0 + (np.arange(300) + 0.5) / 1200.0
+    lo, la = np.meshgrid(lon, lat)
+    keep = rng.random(lo.size) < 0.2
+    grid = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lo.ravel()[keep], la.ravel()[keep]), crs=4326).to_crs(32650)
+    dx, dy = _cell_size(grid)
+    # 3" of longitude at 26 N is 83.3 m, of latitude 92.3 m (WGS84 ellipsoid)
+    assert dx == pytest.approx(83.3, abs=0.6) and dy == pytest.approx(92.3, abs=0.6)
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(rng.uniform(0, 20_000, 50_000),
+                                                       rng.uniform(0, 20_000, 50_000)), crs=32650)
+    assert _cell_size(pts) == (POINT_GRID_M, POINT_GRID_M)

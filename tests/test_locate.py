@@ -184,3 +184,29 @@ def test_candidates_from_network_nodes_and_files(tmp_path):
         C.from_file(f)
     seats = gpd.GeoDataFrame({"name": ["鼓楼"]}, geometry=[Point(119.3, 26.08)], crs="EPSG:4326")
     assert C.from_points(seats).source.iloc[0] == "township_seat"
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_heuristic_bound_against_highs_optimum(seed):
+    """On a larger instance than enumeration handles (200 points x 30 candidates,
+    p = 5), the heuristic's proven bound and its objective bracket HiGHS's exact
+    optimum."""
+    tab, full, w = _random(seed, nd=200, nc=30, density=0.15)
+    exact = L.p_median(tab, w, 5, unserved_s=2400.0, n_candidates=30, method="exact")
+    assert exact.gap <= 1e-9
+    # the exact objective re-derived from its sites
+    c = np.minimum(full[:, exact.sites].min(1), 2400.0)
+    assert (w * c).sum() == pytest.approx(exact.objective, rel=1e-12)
+    s = L.p_median(tab, w, 5, unserved_s=2400.0, n_candidates=30, method="heuristic")
+    assert s.bound <= exact.objective * (1 + 1e-9) <= s.objective * (1 + 2e-9)
+    m = L.maximal_covering(tab, w, 5, 900, n_candidates=30, method="exact")
+    h = L.maximal_covering(tab, w, 5, 900, n_candidates=30, method="heuristic")
+    assert h.objective <= m.objective + 1e-9 <= h.bound + 2e-9
+
+
+def test_exact_solver_prints_nothing(capfd):
+    tab, _, w = _random(5)
+    L.p_median(tab, w, 3, unserved_s=2400.0, n_candidates=9, method="exact")
+    L.maximal_covering(tab, w, 3, 900, n_candidates=9, method="exact")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""

@@ -189,6 +189,15 @@ def _check_snap(snap: Snap, graph: Graph, name: str) -> None:
         raise InputError(problems)
 
 
+def _budget(graph: Graph, limit_s, penalty_s, **points: Snap) -> tuple[float, float]:
+    """Checked inputs of a point query: (seconds left for the road after the penalty, penalty)."""
+    limit_s, penalty_s = _check_times(limit_s, penalty_s)
+    _check_graph(graph)
+    for name, snap in points.items():
+        _check_snap(snap, graph, name)
+    return limit_s - penalty_s, penalty_s
+
+
 def _check_times(limit_s, penalty_s) -> tuple[float, float]:
     problems = []
     if not isinstance(limit_s, numbers.Real) or np.isnan(limit_s) or limit_s < 0:
@@ -319,11 +328,7 @@ def nearest(graph: Graph, cells: Snap, facilities: Snap, limit_s: float = np.inf
     facility : ndarray of int64, shape (n_cells,)
         Row of that facility in ``facilities`` (ties: lowest row), or -1.
     """
-    limit_s, penalty_s = _check_times(limit_s, penalty_s)
-    _check_graph(graph)
-    _check_snap(cells, graph, "cells")
-    _check_snap(facilities, graph, "facilities")
-    budget = limit_s - penalty_s
+    budget, penalty_s = _budget(graph, limit_s, penalty_s, cells=cells, facilities=facilities)
     n_c = len(cells)
     best = np.full(n_c, np.inf)
     lab = np.full(n_c, -1, dtype=np.int64)
@@ -465,11 +470,7 @@ def catchments(graph: Graph, facilities: Snap, cells: Snap, limit_s: float,
         row in ``cells``), ``seconds`` (float64, total time); sorted by
         facility then cell.
     """
-    limit_s, penalty_s = _check_times(limit_s, penalty_s)
-    _check_graph(graph)
-    _check_snap(facilities, graph, "facilities")
-    _check_snap(cells, graph, "cells")
-    budget = limit_s - penalty_s
+    budget, penalty_s = _budget(graph, limit_s, penalty_s, facilities=facilities, cells=cells)
     if budget < 0 or not len(cells) or not len(facilities):
         return _empty(("facility", "cell"))
     rg = reverse_graph(graph)
@@ -504,11 +505,7 @@ def catchment_blocks(graph: Graph, facilities: Snap, cells: Snap, limit_s: float
     table : DataFrame
         As :func:`catchments` with ``facility`` numbered within ``rows``.
     """
-    limit_s, penalty_s = _check_times(limit_s, penalty_s)
-    _check_graph(graph)
-    _check_snap(facilities, graph, "facilities")
-    _check_snap(cells, graph, "cells")
-    budget = limit_s - penalty_s
+    budget, penalty_s = _budget(graph, limit_s, penalty_s, facilities=facilities, cells=cells)
     n = len(facilities)
     if budget < 0 or not len(cells) or not n:
         if n:
@@ -560,11 +557,7 @@ def od_table(graph: Graph, origins: Snap, destinations: Snap, limit_s: float = n
         listed (unreachable pairs are absent, not inf); sorted by origin then
         destination.
     """
-    limit_s, penalty_s = _check_times(limit_s, penalty_s)
-    _check_graph(graph)
-    _check_snap(origins, graph, "origins")
-    _check_snap(destinations, graph, "destinations")
-    budget = limit_s - penalty_s
+    budget, penalty_s = _budget(graph, limit_s, penalty_s, origins=origins, destinations=destinations)
     names = ("origin", "destination")
     if budget < 0 or not len(origins) or not len(destinations):
         return _empty(names)
