@@ -411,7 +411,8 @@ def test_zh_report_has_no_english_prose(demo):
     assert prose == []
 
 
-def test_no_tracker_references_in_outputs(demo):
+def test_outputs_carry_no_development_references(demo):
+    """Outputs speak of the study only: no numbered work items or development notes."""
     pattern = re.compile(r"issue\s*#?\s*\d|\bticket\b|\btracker\b", re.I)
     files = [p for p in demo.out.rglob("*") if p.suffix in (".html", ".csv", ".json")] + [demo.en]
     assert len(files) >= 5
