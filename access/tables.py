@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from access.coverage import demand as demand_mod
+from access.coverage import indicators as indicators_mod
 from access.coverage import units as units_mod
 from access.maps import labels as L
 
@@ -85,10 +86,15 @@ def rounded(table: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------
 
 
+def _demand_map(study, cells: pd.DataFrame) -> dict[str, str]:
+    """Category -> demand group, for the groups with persons in ``cells``."""
+    available = [c.removeprefix("pop_") for c in cells.columns if c.startswith("pop_")]
+    return demand_mod.demand_map(available, getattr(study.scenario, "demand", None))
+
+
 def circle_groups(study, cells: pd.DataFrame) -> dict[str, tuple[str, dict[str, str]]]:
     """Circle name -> (circle demand group, service -> group), for groups with persons in ``cells``."""
-    available = [c.removeprefix("pop_") for c in cells.columns if c.startswith("pop_")]
-    dmap = demand_mod.demand_map(available, getattr(study.scenario, "demand", None))
+    dmap = _demand_map(study, cells)
     return {c.name: (demand_mod.circle_group(c, dmap), demand_mod.service_groups(c, dmap))
             for c in study.scenario.circles}
 
@@ -183,10 +189,9 @@ def unit_coverage(study, cells: pd.DataFrame, level: str, lang: str) -> pd.DataF
 def headline(study, results) -> pd.DataFrame:
     """Distinct persons per circle and outside at least one circle.
 
-    Uses ``results.headline`` when the run computed it; otherwise counts
-    from the cells' ``in_<circle>`` flags in each circle's scope and demand
-    group. The last row (``circle == "any"``) counts every resident once
-    who lives where at least one circle that applies to them is not met.
+    ``results.headline`` when the run computed it, else
+    :func:`access.coverage.indicators.headline` of the cells, with the demand
+    groups the cells carry.
 
     Returns
     -------
@@ -197,34 +202,8 @@ def headline(study, results) -> pd.DataFrame:
     if isinstance(given, pd.DataFrame) and len(given):
         return given
     cells = results.cells
-    groups = circle_groups(study, cells)
-    rows = []
-    for c in study.scenario.circles:
-        if f"in_{c.name}" not in cells:
-            continue
-        group = groups[c.name][0]
-        w = circle_weights(cells, c, group)
-        inside = cells[f"in_{c.name}"].fillna(False).to_numpy(bool)
-        pop, cov = float(w.sum()), float(w[inside].sum())
-        rows.append({"circle": c.name, "scope": getattr(c, "scope", "all"), "demand": group, "population": pop,
-                     "covered": cov, "outside": pop - cov, "share": cov / pop if pop > 0 else np.nan})
-    everyone = np.nan_to_num(cells["population"].to_numpy(float))
-    total = float(everyone.sum())
-    outside = float(everyone[outside_any(study, cells)].sum())
-    rows.append({"circle": "any", "scope": "all", "demand": "all", "population": total,
-                 "covered": total - outside, "outside": outside,
-                 "share": (total - outside) / total if total > 0 else np.nan})
-    return pd.DataFrame(rows)
-
-
-def outside_any(study, cells: pd.DataFrame) -> np.ndarray:
-    """Cells where at least one circle that applies to them (by scope) is not met."""
-    out = np.zeros(len(cells), bool)
-    for c in study.scenario.circles:
-        if f"in_{c.name}" in cells:
-            inside = cells[f"in_{c.name}"].fillna(False).to_numpy(bool)
-            out |= demand_mod.in_scope(cells, getattr(c, "scope", "all")) & ~inside
-    return out
+    circles = [c for c in study.scenario.circles if f"in_{c.name}" in cells]
+    return indicators_mod.headline(cells, circles, demand=_demand_map(study, cells))
 
 
 # --------------------------------------------------------------------------

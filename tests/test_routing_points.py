@@ -225,12 +225,11 @@ def test_catchment_blocks_and_streamed_2sfca_match_networkx(world, limit, penalt
     # 2SFCA by hand from the networkx pairs (ties at the limit taken as ours)
     supply = np.arange(1, len(facs) + 1, dtype=float)
     demand = np.arange(len(cells), dtype=float) % 7 + 1
-    use = {k: v for k, v in got.items()}
     dem = np.zeros(len(facs))
-    for (j, i) in use:
+    for (j, i) in got:
         dem[j] += demand[i]
     expect = np.zeros(len(cells))
-    for (j, i) in use:
+    for (j, i) in got:
         expect[i] += supply[j] / dem[j]
     streamed = fca.two_step_blocks(iter(blocks), supply, demand, per=1.0)
     np.testing.assert_allclose(streamed, expect, rtol=1e-12, atol=1e-12)

@@ -48,6 +48,18 @@ def completeness(cells: pd.DataFrame, circle: Circle) -> np.ndarray:
     return cells[cols].fillna(False).to_numpy(dtype=bool).mean(axis=1)
 
 
+def outside_any(cells: pd.DataFrame, circles: Iterable[Circle]) -> np.ndarray:
+    """Cells outside at least one circle whose scope includes them (bool per cell).
+
+    ``cells`` holds the ``in_<circle>`` flags; the persons of these cells are
+    each counted once, whatever the number of circles they miss.
+    """
+    out = np.zeros(len(cells), dtype=bool)
+    for c in circles:
+        out |= dm.in_scope(cells, c.scope) & ~cells[f"in_{c.name}"].fillna(False).to_numpy(dtype=bool)
+    return out
+
+
 def headline(cells: pd.DataFrame, circles: Circle | Iterable[Circle], results: pd.DataFrame | None = None,
              demand: Mapping[str, str] | None = None,
              modes: Mapping[str, TravelMode] | None = None) -> pd.DataFrame:
@@ -67,19 +79,17 @@ def headline(cells: pd.DataFrame, circles: Circle | Iterable[Circle], results: p
     df = _with_flags(cells, circles, results, modes)
     pop = np.nan_to_num(df["population"].to_numpy(dtype=float))
     rows = []
-    outside_any = np.zeros(len(df), dtype=bool)
     for c in circles:
         scope = dm.in_scope(df, c.scope)
         group = dm.circle_group(c, demand)
         w = dm.group_persons(df, group) * scope
         inside = df[f"in_{c.name}"].fillna(False).to_numpy(dtype=bool)
-        outside_any |= scope & ~inside
         total, cov = float(w.sum()), float(w[inside].sum())
         rows.append({"circle": c.name, "scope": c.scope, "demand": group, "population": total,
                      "covered": cov, "outside": total - cov,
                      "share": cov / total if total > 0 else np.nan})
     total = float(pop.sum())
-    out_p = float(pop[outside_any].sum())
+    out_p = float(pop[outside_any(df, circles)].sum())
     rows.append({"circle": "any", "scope": "all", "demand": "all", "population": total,
                  "covered": total - out_p, "outside": out_p,
                  "share": (total - out_p) / total if total > 0 else np.nan})

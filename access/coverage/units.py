@@ -15,6 +15,7 @@ import pandas as pd
 
 from access.accounting import Account
 from access.coverage.circles import _circles, circle_limit_s, evaluate_circles
+from access.coverage.indicators import outside_any
 from access.coverage.standards import Circle
 from access.errors import InputError
 from access.network.modes import TravelMode
@@ -319,12 +320,10 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
         reach = (df[rc].fillna(False).to_numpy(dtype=bool) if rc in df.columns
                  else np.ones(len(df), bool))
         cols[f"unreachable_{m}"] = per_unit(pop * ~reach)
-    outside_any = np.zeros(len(df), dtype=bool)
     for c in circles:
         scope = dm.in_scope(df, c.scope)
         w = dm.group_persons(df, dm.circle_group(c, demand)) * scope
         inside = df[f"in_{c.name}"].fillna(False).to_numpy(dtype=bool)
-        outside_any |= scope & ~inside
         base = per_unit(w)
         cols[f"scope_{c.name}"] = np.full(k + 1, c.scope, dtype=object)  # the CSV names whom it counts
         cols[f"demand_{c.name}"] = np.full(k + 1, dm.circle_group(c, demand), dtype=object)
@@ -344,7 +343,7 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
             cols[f"population_{c.name}__{s}"] = bs
             cols[f"covered_{c.name}__{s}"] = cs
             cols[f"share_{c.name}__{s}"] = share(cs, bs)
-    cols["outside_any_circle"] = per_unit(pop * outside_any)
+    cols["outside_any_circle"] = per_unit(pop * outside_any(df, circles))
     out = pd.DataFrame(cols)
     # Units sum to the total by construction; check anyway (float round-off).
     person_cols = [c for c in out.columns if c.startswith(

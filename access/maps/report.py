@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from access.coverage.indicators import outside_any
 from access.errors import InputError
 from access.maps import labels as L
 from access.maps.text import inert
@@ -753,7 +754,7 @@ def _township_overview(study, cells: pd.DataFrame, cov: pd.DataFrame, lang: str)
     """Townships by persons outside at least one circle, with each circle's share."""
     from access import tables as T
 
-    out = T.outside_any(study, cells)
+    out = outside_any(cells, [c for c in study.scenario.circles if f"in_{c.name}" in cells])
     pop = np.nan_to_num(cells["population"].to_numpy(float))
     codes = cells["township"].astype("string").fillna("?")
     per = pd.DataFrame({"code": codes, "population": pop, "uncovered": pop * out}).groupby("code", sort=True).sum()
