@@ -150,14 +150,17 @@ def _county(job: dict) -> dict:
     from shapely.geometry import shape
 
     from access.demo import synth
+    from access.demo.synth import frame
 
     k, seed, tmp = job["k"], job["seed"], Path(job["tmp"])
     dlon, dlat = job["dlon"], job["dlat"]
     t0 = time.perf_counter()
     d = tmp / f"county_{k:03d}"
     used_seed, err = None, None
-    for attempt in range(5):  # a few seeds trip the generator's design asserts
-        s = seed + attempt * 100_003
+    # the demo generator's design asserts (every circle with its named gap) hold for
+    # few seeds; the demo's own seed always passes, so it is the last resort
+    for attempt in range(2):
+        s = seed + k if attempt == 0 else 2026
         try:
             synth.generate(d, seed=s)
             used_seed = s
@@ -166,7 +169,7 @@ def _county(job: dict) -> dict:
             err = f"{type(exc).__name__}: {exc}"
             shutil.rmtree(d, ignore_errors=True)
     if used_seed is None:
-        raise RuntimeError(f"county {k}: generator failed for 5 seeds ({err})")
+        raise RuntimeError(f"county {k}: generator failed for seeds {seed + k} and 2026 ({err})")
     t_gen = time.perf_counter() - t0
 
     off = (k + 1) * ID_STRIDE
@@ -226,7 +229,7 @@ def _county(job: dict) -> dict:
     for r in rows:
         r["lon"] = f"{float(r['lon']) + dlon:.6f}"
         r["lat"] = f"{float(r['lat']) + dlat:.6f}"
-        r["name"] = r["name"].replace(synth.COUNTY_NAME, name)
+        r["name"] = r["name"].replace(frame.COUNTY_NAME, name)
 
     return {
         "k": k, "seed": used_seed, "code": code, "city": city, "name": name,
@@ -309,7 +312,7 @@ def generate(counties: int = 84, out: Path | str | None = None, seed: int = 1, p
     from affine import Affine
     from osmium.osm.mutable import Node, Way
 
-    from access.demo.synth import RAW_CATEGORIES
+    from access.demo.synth.facilities import RAW_CATEGORIES
 
     out = Path(out) if out is not None else default_out(counties)
     persons = float(persons) if persons is not None else PERSONS_PER_COUNTY * counties
