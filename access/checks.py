@@ -107,7 +107,17 @@ def lonlat_bounds(gdf) -> Bounds | None:
     """(west, south, east, north) in WGS84 degrees of a GeoDataFrame, or None when empty."""
     if gdf is None or len(gdf) == 0:
         return None
-    b = gdf.to_crs(4326).total_bounds
+    if gdf.crs is None:
+        b = gdf.to_crs(4326).total_bounds  # raises geopandas' own message for naive geometries
+    else:
+        # the vertices' coordinates only: a million points need no new geometries for a bounding box
+        import shapely
+        from pyproj import Transformer
+
+        xy = shapely.get_coordinates(gdf.geometry.values)
+        x, y = Transformer.from_crs(gdf.crs, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
+        with np.errstate(invalid="ignore"):
+            b = np.array([np.min(x), np.min(y), np.max(x), np.max(y)]) if len(xy) else np.full(4, np.nan)
     return tuple(float(v) for v in b) if np.isfinite(b).all() else None
 
 
@@ -205,11 +215,15 @@ def empty_units(cells, units, level: str, source: str, shown: int = 20) -> Check
         return rep
     from access.coverage.units import OUTSIDE
 
-    out = (cells[level].astype(str) == OUTSIDE).to_numpy()
+    # codes per distinct value: a million cells hold a few hundred units
+    codes, values = pd.factorize(cells[level], use_na_sentinel=False)
+    values = pd.Index(values).astype(str)
+    pop = cells["population"].to_numpy(float)
+    out = np.isin(codes, np.flatnonzero(values == OUTSIDE))
     if out.any():
-        rep.lines.append(f"{float(cells['population'].to_numpy()[out].sum()):,.0f} persons ({int(out.sum()):,} cells) "
+        rep.lines.append(f"{float(pop[out].sum()):,.0f} persons ({int(out.sum()):,} cells) "
                          f"of the study area lie in no {level} polygon; they count in the totals only")
-    have = set(cells.loc[cells["population"] > 0, level].astype(str))
+    have = set(values[np.unique(codes[pop > 0])])
     empty = units[~units["code"].astype(str).isin(have)]
     if len(empty):
         names = ", ".join(f"{n} ({c})" for c, n in zip(empty["code"].head(shown), empty["name"].head(shown)))

@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch":
             return _fetch(args)
         if args.command == "demo":
-            return _run(_demo_scenario(args.out), args)
-        return _run(args.scenario, args)
+            return _run_compiling(_demo_scenario(args.out), args)
+        return _run_compiling(args.scenario, args)
     except (InputError, FileNotFoundError, ValueError) as exc:
         if args.debug:
             raise
@@ -195,6 +195,20 @@ def _demo_scenario(out: Path) -> Path:
     inputs = default_cache_dir() / "demo"
     generate(inputs)
     return inputs / "scenario.toml"
+
+
+def _run_compiling(scenario_path: Path, args) -> int:
+    """:func:`_run`, with the kernels compiled ahead by a helper process when the cache is empty."""
+    from access import precompile
+
+    partitioned = getattr(args, "workers", None) or getattr(args, "scheduler", None)
+    helper = None if partitioned else precompile.start(scenario_path)
+    code = 1
+    try:
+        code = _run(scenario_path, args)
+    finally:
+        precompile.stop(helper, completed=code == 0 and not partitioned)
+    return code
 
 
 def _run(scenario_path: Path, args) -> int:

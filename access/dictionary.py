@@ -27,8 +27,8 @@ ENTRIES: list[tuple[str, str, str, str, str]] = [
     ("cells.parquet", "reachable_<mode>", "bool", "Cell snapped to the roads usable by the mode.",
      "是否可接入该出行方式的道路"),
     ("cells.parquet", "t_<mode>_<category>", "s",
-     "Travel time to the nearest facility of the category; empty when none is reachable within search_minutes.",
-     "到最近该类设施的出行时间（秒）；检索时限内无法到达时为空"),
+     "Travel time to the nearest facility of the category (32-bit float, to 1 ms); empty when none is reachable "
+     "within search_minutes.", "到最近该类设施的出行时间（秒，32位浮点，精确到1毫秒）；检索时限内无法到达时为空"),
     ("cells.parquet", "why_unreachable_<mode>", "",
      "Why the cell cannot use the mode's roads (no road within the snap limit, or a disconnected road fragment); "
      "empty when it can.", "无法接入该出行方式道路的原因（吸附距离内无道路或位于孤立道路碎片）；可接入时为空"),
@@ -37,8 +37,9 @@ ENTRIES: list[tuple[str, str, str, str, str]] = [
     ("cells.parquet", "in_<circle>", "bool", "Every service of the circle is within its limit.",
      "是否在该生活圈内（所有服务项均在限值内）"),
     ("cells.parquet", "t_<circle>", "s",
-     "Binding time: the longest of the times to the circle's services; empty when some service is unreachable.",
-     "生活圈约束时间（各服务项时间的最大值，秒）；有服务项无法到达时为空"),
+     "Binding time: the longest of the times to the circle's services (32-bit float; in_<circle> was decided on "
+     "the full-precision time); empty when some service is unreachable.",
+     "生活圈约束时间（各服务项时间的最大值，秒，32位浮点；是否在圈内按全精度时间判定）；有服务项无法到达时为空"),
     ("cells.parquet", "missing_<circle>", "", "Services of the circle not within its limit, comma-separated keys.",
      "限值内缺少的服务项（逗号分隔）"),
     ("cells.parquet", "in_<circle>__<service>", "bool", "That service of the circle is within the limit.",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import platform
 import sys
-import time
 from dataclasses import asdict, is_dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,20 +23,28 @@ from access.publish import check_output_folder, manifest, paths_record, staged
 
 
 def cells_table(study, results) -> pd.DataFrame:
-    """``cells.parquet`` columns: ids, x/y (study CRS), lon/lat, units, times, flags."""
+    """``cells.parquet`` columns: ids, x/y (study CRS), lon/lat, units, times, flags.
+
+    Infinite times (no route within the search limit) are empty. The
+    columns share the cells' arrays where they can (10^6 rows x 100
+    columns); :func:`write_cells` narrows what it writes.
+    """
+    from pyproj import Transformer
+
     cells = results.cells
-    lonlat = cells.geometry.to_crs(4326)
+    x, y = cells.geometry.x.to_numpy(), cells.geometry.y.to_numpy()
+    lon, lat = Transformer.from_crs(cells.crs, 4326, always_xy=True).transform(x, y)
     cols = {
         "cell_id": cells["cell_id"].to_numpy(),
-        "x": cells.geometry.x.to_numpy(),
-        "y": cells.geometry.y.to_numpy(),
-        "lon": lonlat.x.to_numpy(),
-        "lat": lonlat.y.to_numpy(),
+        "x": x,
+        "y": y,
+        "lon": np.asarray(lon, dtype=float),
+        "lat": np.asarray(lat, dtype=float),
         "population": cells["population"].to_numpy(float),
     }
     for col in ("county", "county_name", "township", "township_name"):
         if col in cells:
-            cols[col] = cells[col].astype("string").array
+            cols[col] = cells[col].array
     for col in cells.columns:
         if col == "urban" or col.startswith(("pop_", "t_", "in_", "reachable_", "why_unreachable_", "missing_")):
             v = cells[col]
@@ -46,20 +53,77 @@ def cells_table(study, results) -> pd.DataFrame:
         flags = [f"in_{c.name}__{s}" for s in c.requirements]
         if all(f in cells for f in flags):
             cols[f"completeness_{c.name}"] = cells[flags].fillna(False).to_numpy(bool).mean(axis=1)
-    # infinite times (no route within the search limit) as empty cells; one
-    # frame built at once, not a column at a time (a copy per column at 10^6 rows)
+    # one frame built at once, not a column at a time (a copy per column at 10^6 rows)
     for k, v in cols.items():
         if isinstance(v, np.ndarray) and v.dtype.kind == "f" and np.isinf(v).any():
             cols[k] = np.where(np.isfinite(v), v, np.nan)
     return _no_inf(pd.DataFrame(cols, copy=False))
 
 
+#: rows per Parquet row group of ``cells.parquet``: what is converted to Arrow at a time
+CELL_ROWS = 1 << 18
+
+
+def write_cells(table: pd.DataFrame, path: Path, rows: int = CELL_ROWS) -> Path:
+    """Write :func:`cells_table` as ``cells.parquet``, ``rows`` rows at a time.
+
+    Times (``t_`` columns) are written as 32-bit floats: seconds to within
+    a millisecond up to 4.6 hours; the coverage decisions were taken on the
+    full-precision times before. Text (codes, names, missing services,
+    reasons) is written as plain strings (dictionary-encoded pages in the
+    file), which GIS and spreadsheet tools read as text; empty times as
+    nulls.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {c: _arrow_type(c, table[c]) for c in table.columns}
+    schema = pa.schema([(c, t) for c, t in types.items()])
+    text = [c for c, t in types.items() if t == pa.large_string()]
+    with pq.ParquetWriter(path, schema, use_dictionary=text or False) as writer:
+        for start in range(0, max(len(table), 1), rows):
+            part = table.iloc[start:start + rows]
+            arrays = [_arrow_array(part[c], t) for c, t in types.items()]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+    return path
+
+
+def _arrow_type(name: str, values: pd.Series):
+    """The column's type in ``cells.parquet``: 32-bit seconds for times, text as strings."""
+    import pyarrow as pa
+
+    dtype = values.dtype
+    if dtype == object:  # e.g. flags with gaps
+        dtype = {"boolean": "boolean", "floating": float, "integer": float,
+                 "mixed-integer-float": float}.get(pd.api.types.infer_dtype(values, skipna=True), dtype)
+    if pd.api.types.is_bool_dtype(dtype):
+        return pa.bool_()
+    if pd.api.types.is_float_dtype(dtype):
+        return pa.float32() if name.startswith("t_") else pa.float64()
+    if pd.api.types.is_integer_dtype(dtype):
+        return pa.int64()
+    return pa.large_string()
+
+
+def _arrow_array(values: pd.Series, kind):
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.CategoricalDtype):  # the categories looked up by code, in Arrow
+        codes = values.cat.codes.to_numpy()
+        return pa.array([str(c) for c in values.cat.categories], type=kind).take(pa.array(codes, mask=codes < 0))
+    if values.dtype == object:
+        values = values.where(values.notna(), None)
+    return pa.array(values, from_pandas=True).cast(kind)
+
+
 def _no_inf(table: pd.DataFrame) -> pd.DataFrame:
     """Infinite times (no route within the search limit) as empty cells, never ``inf``."""
-    floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
-    if not floats or not np.isinf(table[floats].to_numpy(float)).any():
+    infinite = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])
+                and np.isinf(table[c].to_numpy(float, na_value=np.nan)).any()]
+    if not infinite:
         return table
-    return table.assign(**{c: table[c].where(np.isfinite(table[c])) for c in floats})
+    return table.assign(**{c: table[c].where(np.isfinite(table[c].to_numpy(float, na_value=np.nan)))
+                           for c in infinite})
 
 
 def _csv(table: pd.DataFrame, path: Path) -> Path:
@@ -94,11 +158,29 @@ def _write_files(study, results, out: Path, lang: str, offline: bool, quiet: boo
     progress = Progress(quiet)
     files: list[Path] = []
     clock = results.timings  # each writing step's seconds land in run.json beside the computing steps
-    tables_t0 = time.perf_counter()
+    with progress.step("writing tables", f"{len(results.cells):,} cells, {len(results.gaps):,} gaps"), \
+            timer(clock, "write_tables"):
+        files += _write_tables(study, results, out)
+    with progress.step("writing coverage.xlsx"), timer(clock, "write_xlsx"):
+        files.append(tables.write_xlsx(tables.sheets(study, results, lang), out / "coverage.xlsx", lang=lang))
+    with progress.step("writing maps"), timer(clock, "write_maps"):
+        files += folium_map.write_maps(study, results, out, lang=lang, offline=offline, index=False)
+    with progress.step("writing report"), timer(clock, "write_report"):
+        files.append(report.write_study_report(study, results, out / "report.html", lang=lang))
+    files.append(dictionary.write_dictionary(out / "data_dictionary.csv", [Path(f).name for f in files] + ["run.json"]))
+    # the front door, last before run.json: it links every file of the run
+    files.append(write_study_index(study, out, lang=lang, pending=["run.json"]))
 
-    p = out / "cells.parquet"
-    cells_table(study, results).to_parquet(p, index=False)
+    p = out / "run.json"
+    record = {**run_record(study, results), **(extra or {}), "files": manifest(out)}
+    p.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
     files.append(p)
+    return files
+
+
+def _write_tables(study, results, out: Path) -> list[Path]:
+    """cells.parquet, the CSV tables and the GeoPackages of gaps and service areas."""
+    files = [write_cells(cells_table(study, results), out / "cells.parquet")]
     for name, table in (("coverage_county.csv", results.coverage_county), ("coverage_township.csv", results.coverage_township)):
         files.append(_csv(table, out / name))
     if getattr(study, "categories", None) is not None:
@@ -125,22 +207,6 @@ def _write_files(study, results, out: Path, lang: str, offline: bool, quiet: boo
         files.append(_csv(results.completeness, out / "completeness_township.csv"))
     p = out / "service_areas.gpkg"
     _gpkg(results.service_areas, p, "service_areas")
-    files.append(p)
-
-    clock["write_tables"] = time.perf_counter() - tables_t0
-    with progress.step("writing coverage.xlsx"), timer(clock, "write_xlsx"):
-        files.append(tables.write_xlsx(tables.sheets(study, results, lang), out / "coverage.xlsx", lang=lang))
-    with progress.step("writing maps"), timer(clock, "write_maps"):
-        files += folium_map.write_maps(study, results, out, lang=lang, offline=offline, index=False)
-    with progress.step("writing report"), timer(clock, "write_report"):
-        files.append(report.write_study_report(study, results, out / "report.html", lang=lang))
-    files.append(dictionary.write_dictionary(out / "data_dictionary.csv", [Path(f).name for f in files] + ["run.json"]))
-    # the front door, last before run.json: it links every file of the run
-    files.append(write_study_index(study, out, lang=lang, pending=["run.json"]))
-
-    p = out / "run.json"
-    record = {**run_record(study, results), **(extra or {}), "files": manifest(out)}
-    p.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
     files.append(p)
     return files
 

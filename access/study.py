@@ -161,6 +161,7 @@ class Study:
         # raised together, before any graph is built
         problems: list[str] = []
         edges = crs = counties = townships = cells = facilities = pop_acc = None
+        parsed: dict = {}  # a point population's table, parsed once for the persons and the groups
 
         with timer(timings, "read_network"), progress.step("reading road network", sc.network.name), \
                 _collect(problems):
@@ -176,14 +177,16 @@ class Study:
         with timer(timings, "read_population"), progress.step("reading population", sc.population.name), \
                 _collect(problems):
             cells, pop_acc = population_mod.read_population(
-                sc.population, crs, column=sc.population_column, area=area
+                sc.population, crs, column=sc.population_column, area=area, tables=parsed
             )
             accounts.append(pop_acc)
         if sc.groups and cells is not None:
             with timer(timings, "read_groups"), progress.step("reading demand groups"), _collect(problems):
-                cells, accs = population_mod.add_groups(cells, sc.groups, sc.population, crs)
+                cells, accs = population_mod.add_groups(cells, sc.groups, sc.population, crs, tables=parsed)
                 accounts.extend(accs)
-        with timer(timings, "assign_units"), _collect(problems):
+        parsed.clear()
+        with timer(timings, "assign_units"), progress.step("assigning cells to townships and counties"), \
+                _collect(problems):
             if cells is not None:
                 cells, acc = units_mod.assign_units(cells, townships, counties)
                 accounts.append(acc)
@@ -202,7 +205,8 @@ class Study:
                 unknown=sc.unknown_categories,
             )
             accounts.append(acc)
-        report = checks_mod.check_inputs(sc, edges, cells, facilities, counties, townships, pop_acc)
+        with timer(timings, "check_inputs"), progress.step("checking that the inputs fit together"):
+            report = checks_mod.check_inputs(sc, edges, cells, facilities, counties, townships, pop_acc)
         if problems or report.problems:
             raise InputError(problems + report.problems)
         for w in report.warnings:
@@ -334,7 +338,7 @@ class Study:
             components = pd.concat(tables, ignore_index=True)
         memo = self.memo
         if modes:  # cached times of a changed mode are stale
-            memo = {k: v for k, v in memo.items() if k[1] not in modes}
+            memo = {k: v for k, v in memo.items() if k[1] not in modes and k[0] != "snap"}
         return replace(self, scenario=scenario, facilities=fac.reset_index(drop=True), networks=networks,
                        timings={}, memo=memo, components=components)
 
@@ -361,6 +365,11 @@ class Study:
     def snap_facilities(self, fac: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, Snap]]:
         """Snap facilities to each mode's roads; far ones are flagged and warned about, never moved."""
         sc = self.scenario
+        # the input checks snap before routing does: once is enough, and warns once
+        key = ("snap", _fingerprint(fac), tuple(self.networks))
+        if key in self.memo:
+            snapped, fac_snaps = self.memo[key]
+            return snapped.copy(), dict(fac_snaps)
         fac = fac.copy()
         fac_snaps: dict[str, Snap] = {}
         xy = np.column_stack([fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()])
@@ -384,7 +393,8 @@ class Study:
                     f"{'...' if n_bad > 10 else ''}): they serve nobody by that mode; check their "
                     "coordinates or the network. They are listed in run.json."
                 )
-        return fac, fac_snaps
+        self.memo[key] = (fac, fac_snaps)
+        return fac.copy(), dict(fac_snaps)
 
     def travel_times(self, timings: dict[str, float] | None = None):
         """Per-cell seconds to the nearest facility of each category and circle flags.
@@ -405,32 +415,39 @@ class Study:
         timings = {} if timings is None else timings
         sc = self.scenario
         progress = Progress(self.quiet)
-        cells = self.cells.copy()
+        cells = self.cells
         with timer(timings, "snap_facilities"):
             fac, fac_snaps = self.snap_facilities(self.facilities)
         limit = sc.search_minutes * 60.0
+        new: dict[str, object] = {}  # added at once, sharing the memo's arrays (no copy per column)
         for name, cats in _categories_by_mode(sc.circles).items():
             net = self.networks[name]
             penalty = net.mode.penalty_min * 60.0
-            cells[f"reachable_{name}"] = net.cells.ok
+            new[f"reachable_{name}"] = net.cells.ok
             if net.cause is not None:
-                cells[f"why_unreachable_{name}"] = pd.Categorical(net.cause)
+                new[f"why_unreachable_{name}"] = pd.Categorical(net.cause)
             for cat in progress.iter(sorted(cats), f"routing {name}", unit="category"):
                 with timer(timings, f"nearest_{name}"):
                     mask = (fac["category"] == cat).to_numpy()
                     key = ("nearest", name, cat, limit, _fingerprint(fac[mask]))
                     if key not in self.memo:
                         t = np.full(len(cells), np.nan)
-                        fid = np.full(len(cells), "", dtype=object)
+                        row = np.full(len(cells), -1)
+                        ids = np.unique(fac.loc[mask, "facility_id"].astype(str).to_numpy(object))
                         if mask.any():
                             sec, row = queries.nearest(net.graph, net.cells, fac_snaps[name].subset(mask), limit,
                                                        penalty)
                             t = np.where(np.isfinite(sec), sec, np.nan)
-                            ids = fac.loc[mask, "facility_id"].astype(str).to_numpy(object)
-                            fid = np.where(row >= 0, ids[np.maximum(row, 0)], "")
-                        self.memo[key] = (t, fid)
-                    cells[f"t_{name}_{cat}"], cells[f"nearest_{name}_{cat}"] = self.memo[key]
-        with timer(timings, "circles"):
+                            pos = np.searchsorted(ids, fac.loc[mask, "facility_id"].astype(str).to_numpy(object))
+                            row = np.where(row >= 0, pos[np.maximum(row, 0)], -1)
+                        # the nearest facility's id: a code per cell, not a string
+                        self.memo[key] = (t, pd.Categorical.from_codes(row, categories=ids))
+                    new[f"t_{name}_{cat}"], new[f"nearest_{name}_{cat}"] = self.memo[key]
+        cells = gpd.GeoDataFrame(
+            pd.concat([cells.drop(columns=[c for c in new if c in cells]), pd.DataFrame(new, index=cells.index,
+                                                                                        copy=False)], axis=1),
+            geometry=cells.geometry.name, crs=cells.crs)
+        with timer(timings, "circles"), progress.step("checking each cell against the circles"):
             cells = cells.join(circles_mod.evaluate_circles(cells, sc.circles, sc.modes))
         return cells, fac, fac_snaps
 
@@ -498,11 +515,16 @@ class Study:
             if units.isna().any():
                 warn(f"target {target.name}: {int(units.isna().sum())} facilities have no "
                      f"{target.capacity_column}; they serve nobody in the capacity allocation.")
-            table = queries.catchments(net.graph, fac_snaps[target.mode].subset(mask), net.cells,
-                                       target.minutes * 60.0, net.mode.penalty_min * 60.0)
-            served, tw, ft = capacity_mod.target_tables(target, table, fac.loc[mask], units.to_numpy(float),
+            snaps = fac_snaps[target.mode].subset(mask)
+
+            def allocator(cap, dem, limit, net=net, snaps=snaps, **kw):
+                return capacity_mod.allocate_network(net.graph, snaps, net.cells, cap, dem, limit,
+                                                     net.mode.penalty_min * 60.0, **kw)
+
+            served, tw, ft = capacity_mod.target_tables(target, allocator, fac.loc[mask], units.to_numpy(float),
                                                         cells, self.townships,
-                                                        supply_mod.target_persons(cells, target, self.scenario))
+                                                        supply_mod.target_persons(cells, target, self.scenario),
+                                                        Progress(self.quiet))
             cells[f"served_{target.name}"] = served
             towns.append(tw)
             facs.append(ft)
@@ -549,8 +571,8 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
             # (gaps name each missing service's time and nearest facility)
             near = [f"nearest_{c.mode}_{k}" for k in c.categories if f"nearest_{c.mode}_{k}" in cells]
             key = ("gaps", repr(c), cell_size, repr(demand),
-                   _columns_hash(cells, [f"t_{c.name}", f"in_{c.name}", *[f"t_{c.mode}_{k}" for k in c.categories]]),
-                   tuple(pd.util.hash_array(cells[n].to_numpy(object)).sum() for n in near))
+                   _columns_hash(cells, [f"t_{c.name}", f"in_{c.name}", *[f"t_{c.mode}_{k}" for k in c.categories],
+                                         *near]))
             if memo is None or key not in memo:
                 gaps_c = gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes, demand=demand, facilities=fac)
                 if memo is None:
@@ -569,7 +591,16 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
 
 
 def _columns_hash(df: pd.DataFrame, columns: list[str]) -> int:
-    return hash(tuple(np.ascontiguousarray(df[c].to_numpy()).tobytes() for c in columns if c in df))
+    return hash(tuple(_column_bytes(df[c]) for c in columns if c in df))
+
+
+def _column_bytes(v: pd.Series) -> bytes:
+    """A column's content as bytes; a categorical's by its codes and categories."""
+    if isinstance(v.dtype, pd.CategoricalDtype):
+        return v.cat.codes.to_numpy().tobytes() + "\x1f".join(map(str, v.cat.categories)).encode()
+    if not isinstance(v.dtype, np.dtype) or v.dtype == object:  # text: its values, not its pointers
+        return pd.util.hash_array(v.to_numpy(object)).tobytes()
+    return np.ascontiguousarray(v.to_numpy()).tobytes()
 
 
 def _fingerprint(fac: pd.DataFrame) -> int:

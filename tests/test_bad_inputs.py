@@ -620,3 +620,23 @@ def test_empty_townships_listed_on_the_console(tmp_path, capsys):
     assert "warning: 1 of 16 townships have no population in population.tif: 远海乡 (350999299000)" in err
     assert err.count("远海乡") == 1  # one clean line, not repeated among the figures
     assert not (tmp_path / "out").exists()
+
+
+def test_facilities_off_roads_warned_once_per_mode(tmp_path):
+    # two facilities 30 km east of every road: a warning (under the 20 % share), said once per mode
+    # although the input checks snap the facilities before the travel times do
+    from access.study import Study
+
+    scenario = demo_copy(tmp_path)
+    edit_fac(scenario, lambda d: d.assign(lon=np.where(d.index < 2, (d["lon"].astype(float) + 0.3).map(
+        "{:.6f}".format), d["lon"])))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = Study.load(scenario, quiet=True)
+        study.check_networks()
+        fac, snaps = study.travel_times()[1:3]
+    lines = [str(w.message) for w in caught if "farther than 500 m" in str(w.message)]
+    assert sorted(ln.split("usable by ")[1].split()[0] for ln in lines) == sorted(study.networks)
+    assert all("facilities.csv: 2 facilities" in ln for ln in lines)
+    for mode, snap in snaps.items():
+        assert not snap.ok[:2].any() and not fac[f"snapped_{mode}"].iloc[:2].any()

@@ -179,3 +179,27 @@ def test_gap_grid_of_raster_cells_and_of_scattered_points():
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(rng.uniform(0, 20_000, 50_000),
                                                        rng.uniform(0, 20_000, 50_000)), crs=32650)
     assert _cell_size(pts) == (POINT_GRID_M, POINT_GRID_M)
+
+
+def test_points_closer_than_the_spacing_join_one_gap():
+    """Scattered points whose 100 m squares overlap are neighbours: one gap per
+    township and missing set, not one island per point; a point hidden under
+    another township's points keeps its own square."""
+    rng = np.random.default_rng(3)
+    # 400 points in a 300 m x 300 m block, all lacking both services
+    xy = rng.uniform(0, 300, (400, 2))
+    cells = gpd.GeoDataFrame({"population": np.ones(400), "t_walk_primary_school": np.nan,
+                              "t_walk_clinic": np.nan, "township": "T1", "township_name": "甲"},
+                             geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:32650")
+    g = gap_areas(cells, C, 100.0)
+    assert len(g) == 1 and g["cells"].iloc[0] == 400 and g["population"].iloc[0] == 400.0
+    assert g.geometry.iloc[0].covers(shapely.MultiPoint(xy))
+    # one point of another township inside the block: its pixels all go to T1's
+    # points painted after it, yet its gap has an area holding it
+    lone = gpd.GeoDataFrame({"population": [5.0], "t_walk_primary_school": [np.nan], "t_walk_clinic": [np.nan],
+                             "township": ["T2"], "township_name": ["乙"]},
+                            geometry=[Point(150.0, 150.0)], crs="EPSG:32650")
+    both = pd.concat([lone, cells], ignore_index=True)
+    g = gap_areas(both, C, 100.0).set_index("township")
+    assert g["population"].to_dict() == {"T1": 400.0, "T2": 5.0}
+    assert g.geometry["T2"].equals(box(100, 100, 200, 200))

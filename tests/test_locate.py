@@ -210,3 +210,51 @@ def test_exact_solver_prints_nothing(capfd):
     L.maximal_covering(tab, w, 3, 900, n_candidates=9, method="exact")
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+# ------------------------------------------------------------ swap engine
+def _engine_arrays(full, w, fb):
+    # the engine's layout: pairs sorted by row then cost, and indexed by candidate
+    d, c = np.nonzero(np.isfinite(full))
+    t = full[d, c]
+    o = np.lexsort((c, t, d))
+    d, c, t = d[o], c[o], t[o]
+    nr, nc = full.shape
+    d_ptr = np.searchsorted(d, np.arange(nr + 1)).astype(np.int64)
+    co = np.argsort(c, kind="stable")
+    k_ptr = np.searchsorted(c[co], np.arange(nc + 1)).astype(np.int64)
+    return d_ptr, c.astype(np.int64), t, k_ptr, d[co].astype(np.int64), t[co], w, fb
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_swap_matches_enumeration_after_moves(seed):
+    """The engine's best swap (gain, loss and the cached extra terms) equals the
+    best saving found by re-costing every swap from scratch, after each of a
+    series of moves (the per-candidate cache is then partly stale and must be
+    refreshed exactly where rows changed)."""
+    from access.siting.local_search import _best_swap, _state, _toggle
+
+    rng = np.random.default_rng(seed)
+    tab, full, w = _random(seed, nd=60, nc=12, density=0.3)
+    fb = np.where(rng.random(60) < 0.5, 2400.0, 1800.0)
+    nc, p = 12, 4
+
+    def cost(sites):
+        return float((w * np.minimum(full[:, sites].min(1), fb)).sum())
+
+    is_open = np.zeros(nc, dtype=np.bool_)
+    is_open[rng.choice(nc, p, replace=False)] = True
+    G = _state(*_engine_arrays(full, w, fb), is_open)
+    ex, touched = np.zeros(nc), np.empty(nc, np.int64)
+    for _ in range(8):
+        S = list(np.flatnonzero(is_open))
+        assert G.tot[0] == pytest.approx(cost(S), rel=1e-12)
+        best = max(cost(S) - cost([k for k in S if k != s] + [j])
+                   for s in S for j in range(nc) if not is_open[j])
+        bo, bi, bd = _best_swap(G, np.argsort(-G.gain), ex, touched, -np.inf)
+        assert bd == pytest.approx(best, rel=1e-9, abs=1e-6)
+        assert cost(S) - cost([k for k in S if k != bo] + [bi]) == pytest.approx(best, rel=1e-9, abs=1e-6)
+        # a random move (not the best one), so that the next state differs widely
+        s, j = rng.choice(S), rng.choice(np.flatnonzero(~is_open))
+        _toggle(s, False, G)
+        _toggle(j, True, G)

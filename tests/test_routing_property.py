@@ -280,7 +280,9 @@ def _oracle_drive(e):
     return G
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# random ways often make no usable drive edge (assume() discards those): filtering is expected here
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(case=oneway_networks(), data=st.data())
 def test_points_on_oneway_end_nodes_match_networkx(case, data):
     """Cells and facilities placed exactly on nodes of one-way edges: times

@@ -234,3 +234,32 @@ def test_point_a_few_centimetres_short_of_a_node_is_not_moved():
     s = snap_points(np.vstack([b - u * NODE_TOL_M / 2, b - u * 0.05]), g, e, DRIVE)
     assert s.pos[0] == 1.0 and s.from_b[0] == pytest.approx(0.0, abs=1e-6)
     assert s.pos[1] < 1.0 and np.isinf(s.from_b[1])
+
+
+def test_nearest_segment_search_split_over_threads_matches_brute_force():
+    # 20,000 points: enough for the search to be split over the cores
+    from access.network import snap as snap_mod
+
+    rng = np.random.default_rng(3)
+    m = 400
+    a = rng.uniform(0, 3000, (m, 2))
+    b = a + rng.normal(0, 120, (m, 2))
+    coords = np.empty((2 * m, 2))
+    coords[0::2], coords[1::2] = a, b
+    idx = snap_mod.segment_index(coords, np.arange(0, 2 * m + 1, 2), np.ones(m, bool), 50.0)
+    p = rng.uniform(-100, 3100, (20_000, 2))
+    seg, t, dist = snap_mod._grid_nearest(
+        p[:, 0].copy(), p[:, 1].copy(), idx.x0, idx.y0, idx.dx, idx.dy, float(idx.origin[0]),
+        float(idx.origin[1]), idx.cell, idx.shape[0], idx.shape[1], idx.cell_ptr, idx.cell_segs, 80.0)
+    # brute force: distance from every point to every segment
+    d = b - a
+    r = p[:, None, :] - a[None, :, :]
+    u = np.clip((r * d).sum(-1) / (d * d).sum(-1), 0.0, 1.0)
+    full = np.hypot(*(r - u[..., None] * d).transpose(2, 0, 1))
+    best = full.min(axis=1)
+    within = best <= 80.0
+    assert within.sum() > 5_000 and (~within).sum() > 1_000
+    assert np.array_equal(seg >= 0, within)
+    np.testing.assert_allclose(dist[within], best[within], rtol=0, atol=1e-9)
+    assert np.all(np.isinf(dist[~within]))
+    np.testing.assert_allclose(full[np.flatnonzero(within), idx.seg_edge[seg[within]]], best[within], atol=1e-9)

@@ -260,3 +260,19 @@ def test_vector_population_groups_by_column(tmp_path):
     assert cells["pop_elderly"].tolist() == [20.0, 6.0]
     assert acc.population_read == 31.0 and acc.population_kept == 26.0
     assert sum(acc.population_dropped.values()) == 5.0
+
+
+def test_point_population_parsed_once_for_its_groups(tmp_path):
+    """The groups' columns come from the table parsed for the persons: the file is
+    not opened again (here it is gone by then), and the figures are the file's."""
+    df = pd.DataFrame({"lon": [119.30, 119.31, 119.32], "lat": [26.08, 26.09, 26.07],
+                       "population": [100.0, 0.0, 30.0], "pop60": [20.0, 5.0, 6.0], "kids": [7.0, 0.0, 1.5]})
+    p = tmp_path / "pts.csv"
+    df.to_csv(p, index=False)
+    parsed: dict = {}
+    cells, _ = read_population(p, UTM50, tables=parsed)
+    p.unlink()
+    with pytest.warns(UserWarning, match="5 persons of group 'elderly'"):
+        cells, accs = popmod.add_groups(cells, {"elderly": "pop60", "age_3_5": "kids"}, p, UTM50, tables=parsed)
+    assert cells["pop_elderly"].tolist() == [20.0, 6.0] and cells["pop_age_3_5"].tolist() == [7.0, 1.5]
+    assert [a.population_read for a in accs] == [31.0, 8.5]

@@ -97,9 +97,10 @@ def evaluate_circles(times: pd.DataFrame, circles: Circle | Iterable[Circle],
 
     ``in_<c>`` : bool
         Reachable and every service within the limit.
-    ``missing_<c>`` : str
+    ``missing_<c>`` : categorical of str
         Comma-joined services *not* within the limit ('' when complete; every
-        service for unreachable cells).
+        service for unreachable cells); one category per missing set, not a
+        string per cell.
     ``t_<c>`` : float
         Binding time, seconds: the largest per-service time; ``inf`` when a
         service has no facility within the search limit or the cell is
@@ -129,11 +130,10 @@ def evaluate_circles(times: pd.DataFrame, circles: Circle | Iterable[Circle],
             # failing services as bits of one integer: unique on ints, not on rows
             bits = (~ok).astype(np.int64) @ (np.int64(1) << np.arange(len(services), dtype=np.int64))
             codes, inv = np.unique(bits, return_inverse=True)
-            names = np.array([",".join(services[(int(b) >> np.arange(len(services))) & 1 == 1]) for b in codes],
-                             dtype=object)
-            cols[f"missing_{c.name}"] = names[np.asarray(inv).ravel()]
+            names = [",".join(services[(int(b) >> np.arange(len(services))) & 1 == 1]) for b in codes]
+            cols[f"missing_{c.name}"] = pd.Categorical.from_codes(np.asarray(inv).ravel(), categories=names)
         else:
-            cols[f"missing_{c.name}"] = np.array([], dtype=object)
+            cols[f"missing_{c.name}"] = pd.Categorical([], categories=[""])
         for j, s in enumerate(services):
             cols[f"in_{c.name}__{s}"] = ok[:, j]
     return pd.DataFrame(cols, index=times.index)

@@ -279,17 +279,26 @@ def equity_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
         group = dm.circle_group(c, demand)
         w = dm.group_persons(df, group) * dm.in_scope(df, c.scope)
         k = len(c.requirements)
-        x = services_within(df, c) / k
-        tot, betw, within = theil_t(x, w, g)
+        n = services_within(df, c).astype(np.int64)
+        if not (np.isfinite(w) & (w >= 0)).all():
+            _prep(n / k, w)  # raises, naming the first bad weight
+        # 设施完备度 takes k + 1 values: each index depends on the cells only through
+        # the persons per (Theil group, urban or not, services within reach), so a
+        # million cells shrink to a few hundred weighted values before any sort
+        key = ((g if g is not None else 0) * 2 + (um if um is not None else False)) * (k + 1) + n
+        persons = np.bincount(key, weights=w)
+        at = np.flatnonzero(persons > 0)
+        x, wx = (at % (k + 1)) / k, persons[at]
+        tot, betw, within = theil_t(x, wx, at // (2 * (k + 1)) if g is not None else None)
         row = {
             "circle": c.name, "scope": c.scope, "demand": group, "measure": "completeness", "services": k,
-            "population": w.sum(), "mean": weighted_mean(x, w),
-            "share_complete": float(w[x >= 1].sum() / w.sum()) if w.sum() > 0 else np.nan,
-            "gini": gini(x, w), "theil": tot, "theil_between": betw, "theil_within": within,
-            "palma": palma(x, w),
+            "population": w.sum(), "mean": weighted_mean(x, wx),
+            "share_complete": float(w[n >= k].sum() / w.sum()) if w.sum() > 0 else np.nan,
+            "gini": gini(x, wx), "theil": tot, "theil_between": betw, "theil_within": within,
+            "palma": palma(x, wx),
         }
         if um is not None:
-            ur = urban_rural_gap(x, w, um)
+            ur = urban_rural_gap(x, wx, (at // (k + 1)) % 2 == 1)
             row.update(urban_mean=ur["urban_mean"], rural_mean=ur["rural_mean"],
                        urban_rural_gap=ur["gap"])
         else:

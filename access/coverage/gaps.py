@@ -27,11 +27,15 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float, key: n
     square (grown by 10 % of the spacing, so that the rows of a reprojected
     lon/lat grid, tilted by the meridian convergence, still touch, while
     diagonal neighbours, a quarter of the spacing away from the nearest
-    pixel centre, never do). Two cells are rook neighbours when pixels they
-    painted touch along an edge; neighbours with the same ``key`` (e.g.
-    township and missing services) join one component (connected components
-    of the cell graph), and the components are traced into polygons in one
-    pass over the raster.
+    pixel centre, never do). Two cells are neighbours when pixels they
+    painted touch along an edge or when they painted the same pixel
+    (scattered points closer than the spacing: a pixel keeps one owner, so
+    the overlap is found from the cells that lost it); neighbours with the
+    same ``key`` (e.g. township and missing services) join one component
+    (connected components of the cell graph), and the components are traced
+    into polygons in one pass over the raster. A component whose pixels all
+    went to cells of other components is drawn as the union of its cells'
+    rectangles.
 
     Returns
     -------
@@ -57,16 +61,41 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float, key: n
     i1 = np.floor((y1 - (y - dy / 2 - pad)) / res - 0.5).astype(np.int64)
     owner = np.full((nrow, ncol), -1, dtype=np.int32)
     idx = np.arange(n, dtype=np.int32)
-    for a in range(int((j1 - j0).max()) + 1):
-        for b in range(int((i1 - i0).max()) + 1):
-            ok = (j0 + a <= j1) & (i0 + b <= i1)
-            owner[(i0 + b)[ok], (j0 + a)[ok]] = idx[ok]
+    offsets = [(a, b) for a in range(int((j1 - j0).max()) + 1) for b in range(int((i1 - i0).max()) + 1)]
+    for a, b in offsets:
+        ok = (j0 + a <= j1) & (i0 + b <= i1)
+        owner[(i0 + b)[ok], (j0 + a)[ok]] = idx[ok]
+    # cells painting the same pixel: every cell that lost a pixel, and its
+    # owner (none on a regular grid, where each cell has pixels of its own)
+    lost_pix, lost_cell = [], []
+    for a, b in offsets:
+        ok = (j0 + a <= j1) & (i0 + b <= i1)
+        pix = (i0 + b)[ok] * ncol + (j0 + a)[ok]
+        m = owner.ravel()[pix] != idx[ok]
+        lost_pix.append(pix[m])
+        lost_cell.append(idx[ok][m])
+    lost_pix, lost_cell = np.concatenate(lost_pix), np.concatenate(lost_cell)
     # neighbouring cells: different owners of edge-adjacent pixels
     pa, pb = [], []
     for u, v in ((owner[:, :-1], owner[:, 1:]), (owner[:-1, :], owner[1:, :])):
         m = (u >= 0) & (v >= 0) & (u != v)
         pa.append(u[m])
         pb.append(v[m])
+    if len(lost_pix):
+        # a loser joins the pixel's owner when their keys agree (the usual case) ...
+        kept = owner.ravel()[lost_pix]
+        pa.append(kept)
+        pb.append(lost_cell)
+        # ... and the other losers of the pixel with its key: sorted by pixel and
+        # key, each joins the next
+        if key is not None:
+            other = key[lost_cell] != key[kept]
+            pix, who = lost_pix[other], lost_cell[other]
+            order = np.lexsort((key[who], pix))
+            pix, who = pix[order], who[order]
+            same = (pix[1:] == pix[:-1]) & (key[who[1:]] == key[who[:-1]])
+            pa.append(who[:-1][same])
+            pb.append(who[1:][same])
     pa, pb = np.concatenate(pa), np.concatenate(pb)
     if key is not None:
         same = key[pa] == key[pb]
@@ -92,37 +121,61 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float, key: n
     rings = shapely.linearrings(np.asarray(pts, dtype=float),
                                 indices=np.repeat(np.arange(len(ring_len)), ring_len))
     traced = shapely.polygons(rings, indices=np.asarray(ring_poly))
-    which = np.asarray(values)
+    which = np.asarray(values, dtype=np.int64)
     polys = np.empty(n_gap, dtype=object)
     order = np.argsort(which, kind="stable")
     bounds = np.searchsorted(which[order], np.arange(n_gap + 1))
-    for k in range(n_gap):
-        g = traced[order[bounds[k]:bounds[k + 1]]]
-        polys[k] = g[0] if len(g) == 1 else shapely.union_all(g)
+    count = np.diff(bounds)
+    one = np.flatnonzero(count == 1)
+    polys[one] = traced[order[bounds[one]]]
+    for k in np.flatnonzero(count > 1):
+        polys[k] = shapely.union_all(traced[order[bounds[k]:bounds[k + 1]]])
+    hidden = np.flatnonzero(count == 0)
+    if len(hidden):  # every pixel went to another gap's cells: the cells' own rectangles
+        cells = np.flatnonzero(np.isin(label, hidden))
+        cells = cells[np.argsort(label[cells], kind="stable")]
+        boxes = shapely.box(x[cells] - dx / 2, y[cells] - dy / 2, x[cells] + dx / 2, y[cells] + dy / 2)
+        cuts = np.searchsorted(label[cells], hidden)
+        for k, part in zip(hidden, np.split(boxes, cuts[1:])):
+            polys[k] = part[0] if len(part) == 1 else shapely.union_all(part)
     return label, polys
 
 
-def _service_nearest(sub: pd.DataFrame, circle: Circle, service: str) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds to a service and the id of the facility giving it, per cell.
+def _service_nearest(sub: pd.DataFrame, circle: Circle, service: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seconds to a service and the facility giving it, per cell.
 
     The time is the minimum over the service's categories; the facility is
-    that category's ``nearest_<mode>_<category>`` ("" when the column is
+    that category's ``nearest_<mode>_<category>`` (none when the column is
     absent or no facility is within the search limit).
+
+    Returns
+    -------
+    seconds : ndarray of float (inf: none within the search limit)
+    facility : ndarray of int64
+        Position in ``ids`` of each cell's facility, -1 for none.
+    ids : ndarray of object
+        Facility ids, sorted.
     """
     cats = circle.requirements[service]
     t = np.full((len(sub), len(cats)), np.inf)
-    fid = np.full((len(sub), len(cats)), "", dtype=object)
+    codes = np.zeros((len(sub), len(cats)), dtype=np.int64)
+    uniques = [np.array([""], dtype=object)]  # "": no facility
     for j, cat in enumerate(cats):
         tc, fc = f"t_{circle.mode}_{cat}", f"nearest_{circle.mode}_{cat}"
         if tc in sub.columns:
             v = sub[tc].to_numpy(dtype=float)
             t[:, j] = np.where(np.isnan(v), np.inf, v)
         if fc in sub.columns:
-            fid[:, j] = sub[fc].fillna("").astype(str).to_numpy(object)
+            # integer codes, not a string per cell: a county has 10^6 cells
+            code, u = pd.factorize(sub[fc])
+            codes[:, j] = np.where(code >= 0, code + sum(len(x) for x in uniques), 0)
+            uniques.append(np.asarray(u.astype(str), dtype=object))
+    ids, remap = np.unique(np.concatenate(uniques), return_inverse=True)
     best = np.argmin(t, axis=1)
     rows = np.arange(len(sub))
-    tt, ff = t[rows, best], fid[rows, best]
-    return tt, np.where(np.isfinite(tt), ff, "")
+    tt, ff = t[rows, best], remap.ravel()[codes[rows, best]]
+    ff = np.where(np.isfinite(tt) & (ids[ff] != ""), ff, -1)
+    return tt, ff, ids
 
 
 def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
@@ -270,20 +323,19 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
         ws = w if sgroups[s] == dm.ALL else np.nan_to_num(sub[dm.group_column(sgroups[s])].to_numpy(float))
         lacks = (gbits >> j) & 1 == 1
         out[f"pop_missing__{s}"] = np.bincount(label, weights=ws * ~ok[:, j], minlength=n_gap)
-        ts, fs = _service_nearest(sub, circle, s)
+        ts, fs, fids = _service_nearest(sub, circle, s)
         med = _grouped_quantile(label, ts, w, 0.5, n_gap)
         out[f"t_{s}_s"] = np.where(lacks, med, np.nan)
-        # the facility nearest to most of the gap's persons
+        # the facility nearest to most of the gap's persons (ties: the smallest id)
         near = np.full(n_gap, "", dtype=object)
-        has = fs != ""
+        has = fs >= 0
         if has.any():
-            fcode, finv = np.unique(fs[has], return_inverse=True)
-            lk, linv = np.unique(label[has] * len(fcode) + finv, return_inverse=True)
+            lk, linv = np.unique(label[has] * len(fids) + fs[has], return_inverse=True)
             pw = np.bincount(np.asarray(linv).ravel(), weights=w[has])
-            gl, fl = lk // len(fcode), lk % len(fcode)
+            gl, fl = lk // len(fids), lk % len(fids)
             o = np.lexsort((fl, -pw, gl))
             firsts = o[np.r_[True, gl[o][1:] != gl[o][:-1]]]
-            near[gl[firsts]] = fcode[fl[firsts]]
+            near[gl[firsts]] = fids[fl[firsts]]
         near = np.where(lacks, near, "")
         out[f"nearest_{s}"] = near
         out[f"nearest_name_{s}"] = [names_of.get(f, "") for f in near]

@@ -274,7 +274,7 @@ def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: flo
                out_ptr.astype(np.int64), out)
     # Polygonise each source's mask; rings from every source are collected
     # and turned into geometries by three array calls, not per ring.
-    ring_xy, ring_id, poly_of_ring, src_of_poly = [], [], [], []
+    ring_xy, ring_len, poly_of_ring, src_of_poly = [], [], [], []
     n_ring = n_poly = 0
     with rasterio.Env():
         for s in range(len(usrc)):
@@ -284,16 +284,16 @@ def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: flo
             tr = Affine(res, 0.0, ox[s], 0.0, res, oy[s])
             for geom, _ in features.shapes(m, mask=m.view(bool), transform=tr, connectivity=8):
                 for ring in geom["coordinates"]:
-                    xy_r = np.asarray(ring, dtype=float)
-                    ring_xy.append(xy_r)
-                    ring_id.append(np.full(len(xy_r), n_ring))
+                    ring_xy.extend(ring)  # vertex tuples, made one array below
+                    ring_len.append(len(ring))
                     poly_of_ring.append(n_poly)
                     n_ring += 1
                 src_of_poly.append(s)
                 n_poly += 1
     polys = np.array([shapely.Polygon()] * len(usrc), dtype=object)
     if n_ring:
-        rings = shapely.linearrings(np.concatenate(ring_xy), indices=np.concatenate(ring_id))
+        rings = shapely.linearrings(np.asarray(ring_xy, dtype=float),
+                                    indices=np.repeat(np.arange(n_ring), ring_len))
         parts = shapely.polygons(rings, indices=np.asarray(poly_of_ring))
         sp = np.asarray(src_of_poly)
         one = np.bincount(sp, minlength=len(usrc)) == 1

@@ -73,8 +73,11 @@ class Snap:
 # Snapping
 # --------------------------------------------------------------------------
 import hashlib  # noqa: E402
+import os  # noqa: E402
 
-from numba import njit, prange  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from numba import njit  # noqa: E402
 
 from access.errors import InputError  # noqa: E402
 
@@ -226,14 +229,17 @@ def _register(x0, y0, dx, dy, pieces, ox, oy, cell, nx, ny):
     return ptr, segs
 
 
-@njit(cache=True, parallel=True)
-def _grid_nearest(px, py, x0, y0, dx, dy, ox, oy, cell, nx, ny, ptr, segs, max_dist):
-    """Exact nearest segment within ``max_dist`` of each point (ring search)."""
-    n = len(px)
-    out_s = np.full(n, -1, np.int64)
-    out_t = np.zeros(n)
-    out_d = np.full(n, np.inf)
-    for i in prange(n):
+@njit(cache=True, nogil=True)
+def _grid_nearest_range(px, py, x0, y0, dx, dy, ox, oy, cell, nx, ny, ptr, segs, max_dist,
+                        i0, i1, out_s, out_t, out_d):
+    """Exact nearest segment within ``max_dist`` of points ``i0..i1-1`` (ring search).
+
+    Writes ``out_s`` (segment), ``out_t`` (0..1 along it) and ``out_d``
+    (metres) of those points; the others are left as they are. A plain loop
+    run on threads (the GIL is released) rather than ``prange``: same speed,
+    and it compiles in a third of the time.
+    """
+    for i in range(i0, i1):
         x = px[i]
         y = py[i]
         cx = np.int64(np.floor((x - ox) / cell))
@@ -284,6 +290,32 @@ def _grid_nearest(px, py, x0, y0, dx, dy, ox, oy, cell, nx, ny, ptr, segs, max_d
             out_s[i] = bs
             out_t[i] = bt
             out_d[i] = best
+
+
+def _grid_nearest(px, py, x0, y0, dx, dy, ox, oy, cell, nx, ny, ptr, segs, max_dist):
+    """Exact nearest segment within ``max_dist`` of each point, on all cores.
+
+    Returns ``seg`` (-1 if none), ``t`` (0..1 along it) and ``dist`` (metres,
+    inf if none); each point is searched on its own, so the split does not
+    change any result.
+    """
+    n = len(px)
+    out_s = np.full(n, -1, np.int64)
+    out_t = np.zeros(n)
+    out_d = np.full(n, np.inf)
+
+    def work(r):
+        _grid_nearest_range(px, py, x0, y0, dx, dy, ox, oy, cell, nx, ny, ptr, segs, max_dist,
+                            r[0], r[1], out_s, out_t, out_d)
+
+    n_threads = max(1, min(os.cpu_count() or 1, n // 4096))  # small calls stay on this thread
+    bounds = np.linspace(0, n, n_threads + 1).astype(np.int64)
+    ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    if len(ranges) == 1:
+        work(ranges[0])
+    else:
+        with ThreadPoolExecutor(len(ranges)) as ex:
+            list(ex.map(work, ranges))
     return out_s, out_t, out_d
 
 

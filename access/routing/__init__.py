@@ -1,7 +1,9 @@
 """Travel times on road graphs: exact, sparse, numba-compiled.
 
 Node-level kernels live in :mod:`access.routing.dijkstra`; point-level
-queries on snapped cells and facilities in :mod:`access.routing.queries`.
+queries on snapped cells and facilities in :mod:`access.routing.queries`;
+sums over catchments without listing their pairs (floating catchments) in
+:mod:`access.routing.sums`.
 """
 
 from access.routing.dijkstra import bounded_catchments, multi_source_nearest, one_to_many
@@ -13,9 +15,11 @@ from access.routing.queries import (
     od_table,
     reverse_graph,
 )
+from access.routing.sums import catchment_sums
 
 __all__ = [
     "bounded_catchments",
+    "catchment_sums",
     "catchments",
     "graph_from_arcs",
     "multi_source_nearest",

@@ -118,7 +118,9 @@ def _grow(hp, size):
     full, so the common push pays no call and no reference counting.
     """
     out = np.empty(2 * len(hp) + 2, dtype=np.float64)
-    out[: 2 * size] = hp[: 2 * size]
+    # a loop, not a slice assignment: the first slice copy in a process costs seconds of compilation
+    for i in range(2 * size):
+        out[i] = hp[i]
     return out
 
 
@@ -357,7 +359,7 @@ def _multi_source_nearest(indptr, indices, weights, seed_nodes, seed_costs, seed
     label = np.full(n, -1, dtype=np.int64)  # -1 until settled
     hk = np.empty(2 * (len(seed_nodes) + 4096), dtype=np.float64)
     hi = hk.view(np.int64)
-    size = 0
+    size = np.int64(0)
     for s in range(len(seed_nodes)):
         v = seed_nodes[s]
         c = seed_costs[s]
@@ -471,7 +473,7 @@ def _search(indptr, indices, weights, seed_nodes, seed_costs, q0, q1, limit, dis
     """
     nt = 0
     ns = 0
-    size = 0
+    size = np.int64(0)
     for q in range(q0, q1):
         v = seed_nodes[q]
         c = seed_costs[q]
@@ -538,9 +540,10 @@ def _bounded_range(indptr, indices, weights, src_ptr, seed_nodes, seed_costs, li
             t_s = np.empty(cap, dtype=np.int64)
             t_v = np.empty(cap, dtype=np.int64)
             t_c = np.empty(cap, dtype=np.float64)
-            t_s[:k] = out_s[:k]
-            t_v[:k] = out_v[:k]
-            t_c[:k] = out_c[:k]
+            for i in range(k):
+                t_s[i] = out_s[i]
+                t_v[i] = out_v[i]
+                t_c[i] = out_c[i]
             out_s, out_v, out_c = t_s, t_v, t_c
         for i in range(ns):
             v = settled[i]
@@ -622,7 +625,7 @@ def _one_to_many_range(indptr, indices, weights, src_ptr, seed_nodes, seed_costs
     hp = np.empty(2048, dtype=np.float64)
     for s in range(s0, s1):
         nt = 0
-        size = 0
+        size = np.int64(0)
         for q in range(src_ptr[s], src_ptr[s + 1]):
             v = seed_nodes[q]
             c = seed_costs[q]

@@ -288,16 +288,36 @@ def _same_edge_pairs(graph: Graph, org: Snap, dst: Snap):
                 else np.full(graph.n_arcs, -1, np.int64))
     t_ab = _arc_times(graph.indptr, graph.indices, graph.weights, arc_edge, a, b, e)
     t_ba = _arc_times(graph.indptr, graph.indices, graph.weights, arc_edge, b, a, e)
-    p = np.asarray(org.pos, np.float64)[o]
-    q = np.asarray(dst.pos, np.float64)[d]
-    with np.errstate(invalid="ignore"):
-        fwd = np.where(q >= p, org.to_b[o] + dst.from_a[d] - t_ab, np.inf)
-        bwd = np.where(q <= p, org.to_a[o] + dst.from_b[d] - t_ba, np.inf)
-    t = np.fmin(fwd, bwd)
-    t = np.where(np.isnan(t), np.inf, t)
-    t = np.maximum(t, 0.0)  # guard against -1e-13 from the subtraction
+    t = _direct_times(np.asarray(org.pos, np.float64)[o], np.asarray(org.to_a, np.float64)[o],
+                      np.asarray(org.to_b, np.float64)[o], np.asarray(dst.pos, np.float64)[d],
+                      np.asarray(dst.from_a, np.float64)[d], np.asarray(dst.from_b, np.float64)[d], t_ab, t_ba)
     keep = np.isfinite(t)
     return o[keep], d[keep], t[keep]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _direct_time(p, to_a, to_b, q, from_a, from_b, t_ab, t_ba):
+    """Seconds along one edge from an origin at ``p`` to a destination at ``q``
+    (see :func:`_same_edge_pairs`); inf when the edge's direction forbids it."""
+    fwd = np.inf
+    if q >= p:
+        fwd = to_b + from_a - t_ab
+        if np.isnan(fwd):  # inf - inf: that direction is not allowed
+            fwd = np.inf
+    bwd = np.inf
+    if q <= p:
+        bwd = to_a + from_b - t_ba
+        if np.isnan(bwd):
+            bwd = np.inf
+    return max(min(fwd, bwd), 0.0)  # 0 guards against -1e-13 from the subtraction
+
+
+@njit(cache=True, nogil=True)
+def _direct_times(p, to_a, to_b, q, from_a, from_b, t_ab, t_ba):
+    out = np.empty(len(p))
+    for i in range(len(p)):
+        out[i] = _direct_time(p[i], to_a[i], to_b[i], q[i], from_a[i], from_b[i], t_ab[i], t_ba[i])
+    return out
 
 
 # --------------------------------------------------------------------------

@@ -38,7 +38,8 @@ def _row_eval(i, d_ptr, c_s, t_s, fb, is_open):
 
 
 # the engine's arrays (pairs by row and by candidate) and its state for the open sites
-_Engine = namedtuple("_Engine", "d_ptr c_s t_s k_ptr k_rows k_t w fb is_open c1 s1 c2 gain loss tot")
+_Engine = namedtuple("_Engine", "d_ptr c_s t_s k_ptr k_rows k_t w fb is_open c1 s1 c2 gain loss tot "
+                               "dirty xs xv xn")
 
 
 @njit(cache=True)
@@ -47,7 +48,10 @@ def _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open):
 
     Per row: c1, s1, c2 (see _row_eval). Per candidate: gain (cost saved by
     opening it) and loss (cost added by closing it, Whitaker 1983). tot[0]:
-    total cost.
+    total cost. Per candidate j, the sites extra_sj > 0 of _best_swap and
+    their extra are cached in xs, xv (xn of them, from k_ptr[j]) until one of
+    j's rows changes (``dirty``): most candidates a descent scans again have
+    the same rows as at the last scan.
     """
     nr, nc = len(w), len(k_ptr) - 1
     c1, c2 = np.empty(nr), np.empty(nr)
@@ -63,13 +67,15 @@ def _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open):
         if s1[i] >= 0:
             loss[s1[i]] += w[i] * (c2[i] - c1[i])
         tot[0] += w[i] * c1[i]
-    return _Engine(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, c1, s1, c2, gain, loss, tot)
+    return _Engine(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, c1, s1, c2, gain, loss, tot,
+                   np.ones(nc, np.bool_), np.empty(len(k_rows), np.int32), np.empty(len(k_rows)),
+                   np.zeros(nc, np.int64))
 
 
 @njit(cache=True)
 def _toggle(j, opening, G):
     """Open or close site j, updating the rows it is one of the two nearest of."""
-    d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, c1, s1, c2, gain, loss, tot = G
+    d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, c1, s1, c2, gain, loss, tot, dirty = G[:16]
     is_open[j] = opening
     for q in range(k_ptr[j], k_ptr[j + 1]):
         i, t = k_rows[q], k_t[q]
@@ -82,13 +88,18 @@ def _toggle(j, opening, G):
             n1, ns, n2 = t, j, o1
         else:
             n1, ns, n2 = o1, os, t
-        if n1 != o1:
-            m = max(o1, n1)
+        if ns != os or n2 != o2 or n1 != o1:
+            # one pass over the row: gains change below max(o1, n1); the cached
+            # extra of every candidate below max(o2, n2) goes stale
+            wi, m1, m2 = w[i], max(o1, n1) if n1 != o1 else -np.inf, max(o2, n2)
             for r in range(d_ptr[i], d_ptr[i + 1]):
-                if t_s[r] >= m:
+                tr = t_s[r]
+                if tr >= m2:
                     break
-                gain[c_s[r]] += w[i] * (max(n1 - t_s[r], 0.0) - max(o1 - t_s[r], 0.0))
-            tot[0] += w[i] * (n1 - o1)
+                dirty[c_s[r]] = True
+                if tr < m1:
+                    gain[c_s[r]] += wi * (max(n1 - tr, 0.0) - max(o1 - tr, 0.0))
+            tot[0] += wi * (n1 - o1)
         if os >= 0:
             loss[os] -= w[i] * (o2 - o1)
         if ns >= 0:
@@ -102,12 +113,13 @@ def _best_swap(G, order, ex, touched, prune):
 
     Returns (site out, site in, saving). The saving of opening j and closing
     s is gain_j - loss_s + extra_sj (Resende & Werneck 2007); extra_sj is
-    gathered from j's rows, so the scan costs one pass over the pairs of the
-    sites in ``order``. As extra_sj <= loss_s, a site saves at most its gain:
+    gathered from j's rows, one pass over the pairs of each site in ``order``
+    whose rows changed since its last scan (the others' are cached). As extra_sj <= loss_s, a site saves at most its gain:
     the scan stops there.
     """
     k_ptr, k_rows, k_t, w, is_open, c1, s1, c2, gain, loss = (G.k_ptr, G.k_rows, G.k_t, G.w, G.is_open, G.c1,
                                                               G.s1, G.c2, G.gain, G.loss)
+    dirty, xs, xv, xn = G.dirty, G.xs, G.xv, G.xn
     ml, ms = np.inf, -1
     for s in range(len(is_open)):
         if is_open[s] and loss[s] < ml:
@@ -119,21 +131,28 @@ def _best_swap(G, order, ex, touched, prune):
             break
         if is_open[j]:
             continue
-        nt = 0
-        for q in range(k_ptr[j], k_ptr[j + 1]):
-            i = k_rows[q]
-            o = s1[i]
-            if o >= 0 and k_t[q] < c2[i]:
-                if ex[o] == 0.0:
-                    touched[nt] = o
-                    nt += 1
-                ex[o] += w[i] * (c2[i] - max(k_t[q], c1[i]))
+        b = k_ptr[j]
+        if dirty[j]:
+            nt = 0
+            for q in range(b, k_ptr[j + 1]):
+                i = k_rows[q]
+                o = s1[i]
+                if o >= 0 and k_t[q] < c2[i]:
+                    if ex[o] == 0.0:
+                        touched[nt] = o
+                        nt += 1
+                    ex[o] += w[i] * (c2[i] - max(k_t[q], c1[i]))
+            for u in range(nt):
+                xs[b + u] = touched[u]
+                xv[b + u] = ex[touched[u]]
+                ex[touched[u]] = 0.0
+            xn[j] = nt
+            dirty[j] = False
         v, vs = -ml, ms
-        for u in range(nt):
-            s = touched[u]
-            if ex[s] - loss[s] > v:
-                v, vs = ex[s] - loss[s], s
-            ex[s] = 0.0
+        for u in range(b, b + xn[j]):
+            s = xs[u]
+            if xv[u] - loss[s] > v:
+                v, vs = xv[u] - loss[s], s
         if gain[j] + v > bd:
             bd, bo, bi = gain[j] + v, vs, j
     return bo, bi, bd
@@ -155,6 +174,25 @@ def _near(s, G, mark, stamp, J, nJ):
 
 
 @njit(cache=True)
+def _largest(v, k):
+    # indices of the k largest values, in one pass (no copy of v, unlike argpartition)
+    ti = np.empty(k, np.int64)
+    lo = 0
+    for j in range(len(v)):
+        if j < k:
+            ti[j] = j
+            if v[j] < v[ti[lo]]:
+                lo = j
+        elif v[j] > v[ti[lo]]:
+            ti[lo] = j
+            lo = 0
+            for u in range(1, k):
+                if v[ti[u]] < v[ti[lo]]:
+                    lo = u
+    return ti
+
+
+@njit(cache=True)
 def _descend(G, J, nJ, mark, stamp, ex, touched, max_moves, tol):
     """Best-improvement swaps until none saves more than ``tol``.
 
@@ -170,8 +208,7 @@ def _descend(G, J, nJ, mark, stamp, ex, touched, max_moves, tol):
             order = np.argsort(-gain)
         else:
             m = nJ
-            n_top = min(10, nc - 1)
-            top = np.argpartition(-gain, n_top)[:n_top] if n_top > 0 else np.arange(nc)
+            top = _largest(gain, min(10, nc - 1)) if nc > 1 else np.arange(nc)
             for u in range(len(top)):
                 if mark[top[u]] != stamp:
                     J[m] = top[u]
@@ -203,7 +240,7 @@ def _open_best(G, noisy):
 
 
 @njit(cache=True)
-def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_moves, stop_at):
+def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_moves):
     """Greedy (when fewer than p sites are open), swap descent, then rounds of
     iterated local search; ``is_open`` ends as the best p sites found.
 
@@ -211,8 +248,8 @@ def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_
     sharing rows with it, reopens as many greedily (gains perturbed by up to
     30 %), and descends over the swaps near the change. The new solution is
     kept while within a small threshold of the best so far (record-to-record
-    travel, Dueck 1993), else undone. Stops early once the cost reaches
-    ``stop_at``. Returns (best cost, swaps, rounds done).
+    travel, Dueck 1993), else undone. Returns (best cost, swaps, rounds
+    done).
     """
     np.random.seed(0)
     nc = len(k_ptr) - 1
@@ -237,8 +274,6 @@ def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_
     thr *= _RRT / max(p, 1)
     done = 0
     for r in range(rounds if 0 < p < nc else 0):
-        if best <= stop_at:
-            break
         done += 1
         saved[:] = is_open
         opens = np.flatnonzero(is_open)

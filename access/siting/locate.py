@@ -222,7 +222,10 @@ def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates
     time_limit : float, optional
         MILP time limit, seconds.
     max_swaps, lagrange_iters, rounds : int
-        Heuristic limits, as in :func:`maximal_covering`.
+        Heuristic limits, as in :func:`maximal_covering`. p-median solutions
+        keep improving with rounds for long: on 100,000 demand points x 5,000
+        candidates (p = 250) 18,000 rounds take the gap from 1.14 % to 0.98 %,
+        at 6x the time (benchmarks/README.md).
 
     Returns
     -------

@@ -1,11 +1,11 @@
 """Supply per 1,000 persons against a target (``[[targets]]``), by township.
 
 The ratio is the two-step floating catchment (:func:`access.siting.fca.two_step`)
-of a target's capacity (beds, doctors, places) within its travel time. The cost
-table is streamed in blocks of whole catchments
-(:func:`access.routing.queries.catchment_blocks`), so memory follows the
-pairs of one block, not of every facility at once; partitioned runs add the
-per-facility demand of their parts instead (:mod:`access.scale`).
+of a target's capacity (beds, doctors, places) within its travel time. Both
+steps are summed catchment by catchment without listing the (facility, cell)
+pairs (:mod:`access.routing.sums`), so time and memory follow the roads
+reached, not the pairs; partitioned runs add the per-facility demand of their
+parts instead (:mod:`access.scale`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from access.coverage import demand as demand_mod
 from access.network.graph import Graph
 from access.network.snap import Snap
 from access.progress import Progress
-from access.routing import queries
+from access.routing.sums import catchment_sums
 from access.siting import fca
 
 COLUMNS = ["target", "demand", "township", "population", "per_1000", "target_per_1000", "shortfall_per_1000",
@@ -43,7 +43,7 @@ def target_persons(cells: pd.DataFrame, target, scenario) -> np.ndarray:
 def per_1000(graph: Graph, facilities: Snap, cells: Snap, capacity: np.ndarray, population: np.ndarray,
              limit_s: float, penalty_s: float = 0.0, progress: Progress | None = None,
              desc: str = "supply") -> np.ndarray:
-    """2SFCA supply per 1,000 persons for every cell, streamed by facility block.
+    """2SFCA supply per 1,000 persons for every cell, summed catchment by catchment.
 
     Parameters
     ----------
@@ -58,7 +58,7 @@ def per_1000(graph: Graph, facilities: Snap, cells: Snap, capacity: np.ndarray, 
     limit_s, penalty_s : float
         Catchment size and trip penalty, seconds.
     progress : Progress, optional
-        Shows facilities done.
+        Shows facilities done in each of the two steps.
 
     Returns
     -------
@@ -66,15 +66,15 @@ def per_1000(graph: Graph, facilities: Snap, cells: Snap, capacity: np.ndarray, 
         Supply per 1,000 persons; 0 where no facility is within reach.
     """
     progress = progress or Progress(True)
-    bar = progress.bar(len(facilities), desc, unit="facility")
-
-    def blocks():
-        for rows, table in queries.catchment_blocks(graph, facilities, cells, limit_s, penalty_s):
-            yield rows, table
-            bar.update(len(rows))
-
+    sums = catchment_sums(graph, facilities, cells, limit_s, penalty_s)
+    bar = progress.bar(len(facilities), f"{desc}: persons per facility", unit="facility")
     try:
-        return fca.two_step_blocks(blocks(), capacity, population, limit_s, per=1000.0)
+        demand = sums.facility_sums(population, bar.update)
+    finally:
+        bar.close()
+    bar = progress.bar(len(facilities), f"{desc}: ratios per cell", unit="facility")
+    try:
+        return 1000.0 * sums.cell_sums(fca.ratios(capacity, demand), bar.update)
     finally:
         bar.close()
 

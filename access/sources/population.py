@@ -253,14 +253,45 @@ def _find(cols, names):
     return None
 
 
-def _read_csv_table(path: Path) -> pd.DataFrame:
+def _numbers(values: pd.Series) -> np.ndarray:
+    """A column as float64, NaN where a cell is not a number.
+
+    Arrow's parser first (ten times faster on a million text cells); where
+    it refuses some cell (blank, padded, text), pandas' coercion decides.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return np.asarray(pc.cast(pa.array(values.array), pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.to_numeric(values, errors="coerce").to_numpy(float)
+
+
+def _read_csv_table(path: Path, tables: dict | None = None) -> pd.DataFrame:
+    """The CSV's text table, parsed once: ``tables`` (path -> table) keeps it for the next reader."""
     from access.sources.facilities import read_csv_text
 
-    return read_csv_text(path, "auto")
+    return _once(path, tables, lambda: read_csv_text(path, "auto"))
+
+
+def _read_layer(path: Path, tables: dict | None = None) -> gpd.GeoDataFrame:
+    """A GIS layer read once (see :func:`_read_csv_table`)."""
+    return _once(path, tables, lambda: gpd.read_file(path))
+
+
+def _once(path: Path, tables: dict | None, read):
+    key = str(Path(path).resolve())
+    if tables is not None and key in tables:
+        return tables[key]
+    table = read()
+    if tables is not None:
+        tables[key] = table
+    return table
 
 
 def read_population_points(
-    path, study_crs, column: str = "population", crs_hint="EPSG:4326", area=None
+    path, study_crs, column: str = "population", crs_hint="EPSG:4326", area=None, tables: dict | None = None
 ) -> tuple[gpd.GeoDataFrame, Account]:
     """Read population points (CSV or a point layer) into cells.
 
@@ -277,6 +308,9 @@ def read_population_points(
         CRS of CSV coordinates (default WGS84 lon/lat); required for x/y.
     area : GeoDataFrame, optional
         Study area; points outside are dropped and counted.
+    tables : dict, optional
+        Parsed tables (CSV text or GIS layer) by path, shared with
+        :func:`add_groups` so the file is parsed once.
 
     Returns
     -------
@@ -295,7 +329,7 @@ def read_population_points(
         raise InputError(f"{path}: population file not found; check [inputs] population in the scenario.")
     acc = Account(source=path.name)
     if path.suffix.lower() in (".csv", ".txt"):
-        df = _read_csv_table(path)
+        df = _read_csv_table(path, tables)
         rows = np.arange(len(df)) + 2  # spreadsheet numbering: header is row 1
         row_word = "rows"
         convention = " (spreadsheet rows: the header is row 1)"
@@ -308,13 +342,13 @@ def read_population_points(
                 f"{path}: no coordinate columns; found columns {list(df.columns)}. Fix: name them "
                 "lon/lat (WGS84 degrees) or x/y (with the CRS given as population_crs)."
             )
-        x = pd.to_numeric(df[xcol], errors="coerce").to_numpy(float)
-        y = pd.to_numeric(df[ycol], errors="coerce").to_numpy(float)
+        x = _numbers(df[xcol])
+        y = _numbers(df[ycol])
         if src_crs.is_geographic:
             check_lonlat(x, y, str(path), rows, "rows", " (spreadsheet rows: the header is row 1)")
     else:
         try:
-            gdf = gpd.read_file(path)
+            gdf = _read_layer(path, tables)
         except Exception as exc:
             raise InputError(f"{path}: cannot read as a GIS layer ({type(exc).__name__}: {exc}).") from None
         if gdf.crs is None:
@@ -338,10 +372,13 @@ def read_population_points(
             "Fix: set population_column in [inputs] of the scenario."
         )
     raw = df[column]
-    pop = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+    pop = _numbers(raw)
     problems = []
-    txt = raw.astype(str).str.strip()
-    blank = raw.isna().to_numpy() | txt.str.lower().isin(["", "nan", "na", "n/a", "null", "none"]).to_numpy()
+    blank = np.zeros(len(pop), bool)
+    unread = np.flatnonzero(np.isnan(pop))  # the text of the cells that are not numbers only
+    if len(unread):
+        txt = raw.iloc[unread].astype(str).str.strip().str.lower()
+        blank[unread] = raw.iloc[unread].isna().to_numpy() | txt.isin(["", "nan", "na", "n/a", "null", "none"]).to_numpy()
     bad_text = np.isnan(pop) & ~blank
     nan = np.isnan(pop) & ~bad_text
     if bad_text.any():
@@ -482,7 +519,8 @@ def spread_polygon_population(
 
 
 def read_population(
-    path, study_crs, column: str = "population", area=None, cell_size_m: float = 100.0, crs_hint="EPSG:4326"
+    path, study_crs, column: str = "population", area=None, cell_size_m: float = 100.0, crs_hint="EPSG:4326",
+    tables: dict | None = None,
 ) -> tuple[gpd.GeoDataFrame, Account]:
     """Read any population input, dispatching on extension and geometry type.
 
@@ -499,6 +537,10 @@ def read_population(
         Study area; cells outside are dropped and counted.
     cell_size_m : float
         Grid spacing for polygon inputs, metres.
+    tables : dict, optional
+        Filled with the parsed table of a point file (path -> CSV text
+        table or GIS layer); pass the same dict to :func:`add_groups` to
+        read group columns without parsing the file again.
 
     Returns
     -------
@@ -512,17 +554,19 @@ def read_population(
     if ext in RASTER_EXT:
         return read_population_raster(path, study_crs, area=area)
     if ext in (".csv", ".txt"):
-        return read_population_points(path, study_crs, column=column, crs_hint=crs_hint, area=area)
+        return read_population_points(path, study_crs, column=column, crs_hint=crs_hint, area=area,
+                                      tables=tables)
     if ext in VECTOR_EXT:
+        tables = {} if tables is None else tables  # the point reader below takes the layer read here
         try:
-            gdf = gpd.read_file(path)
+            gdf = _read_layer(path, tables)
         except Exception as exc:
             raise InputError(f"{path}: cannot read as a GIS layer ({type(exc).__name__}: {exc}).") from None
         if len(gdf) == 0:
             raise InputError(f"{path}: file has no features; it holds no population.")
         types = set(gdf.geometry.geom_type.dropna())
         if types <= {"Point"}:
-            return read_population_points(path, study_crs, column=column, area=area)
+            return read_population_points(path, study_crs, column=column, area=area, tables=tables)
         if types <= {"Polygon", "MultiPolygon"}:
             if gdf.crs is None:
                 raise InputError(f"{path}: layer has no CRS; add a .prj (or save it as GeoPackage with a CRS).")
@@ -596,19 +640,19 @@ def _group_raster(files, population: Path, cells: gpd.GeoDataFrame, group: str) 
 
 
 def _group_vector(path: Path, column: str, cells: gpd.GeoDataFrame, crs, cell_size_m: float,
-                  group: str) -> tuple[np.ndarray, float, float]:
+                  group: str, tables: dict | None = None) -> tuple[np.ndarray, float, float]:
     """Persons of a group per cell from a column of the population points/polygons."""
     if path.suffix.lower() in (".csv", ".txt"):
-        df = _read_csv_table(path)
+        df = _read_csv_table(path, tables)
         polygons = False
     else:
-        df = gpd.read_file(path)
+        df = _read_layer(path, tables)
         polygons = len(df) and not (df.geometry.geom_type.dropna() == "Point").all()
     if column not in df.columns:
         raise InputError(f"{path}: column {column!r} for demand group {group!r} not found; found columns "
                          f"{[c for c in df.columns if c != 'geometry']}. Fix: [inputs.groups] {group} = "
                          '{ column = "..." }.')
-    v = pd.to_numeric(df[column], errors="coerce").to_numpy(float)
+    v = _numbers(df[column])
     bad = np.isnan(v) | (v < 0)
     if bad.any():
         rows = np.arange(len(df)) + (2 if not polygons and path.suffix.lower() in (".csv", ".txt") else 1)
@@ -624,8 +668,8 @@ def _group_vector(path: Path, column: str, cells: gpd.GeoDataFrame, crs, cell_si
     return vals, float(by_id.sum()), float(by_id.sum() - vals.sum())
 
 
-def add_groups(cells: gpd.GeoDataFrame, groups: dict, population, study_crs, cell_size_m: float = 100.0
-               ) -> tuple[gpd.GeoDataFrame, list[Account]]:
+def add_groups(cells: gpd.GeoDataFrame, groups: dict, population, study_crs, cell_size_m: float = 100.0,
+               tables: dict | None = None) -> tuple[gpd.GeoDataFrame, list[Account]]:
     """Add persons by demand group to population cells: one ``pop_<group>`` column each.
 
     Parameters
@@ -641,6 +685,9 @@ def add_groups(cells: gpd.GeoDataFrame, groups: dict, population, study_crs, cel
     study_crs : CRS-like
     cell_size_m : float
         Grid spacing used for polygon population, metres.
+    tables : dict, optional
+        The dict given to :func:`read_population`: a point population is
+        not parsed again (one table for every group's column).
 
     Returns
     -------
@@ -660,7 +707,7 @@ def add_groups(cells: gpd.GeoDataFrame, groups: dict, population, study_crs, cel
     pop = out["population"].to_numpy(float)
     for g, spec in groups.items():
         if isinstance(spec, str):
-            vals, read, lost = _group_vector(population, spec, out, crs, cell_size_m, g)
+            vals, read, lost = _group_vector(population, spec, out, crs, cell_size_m, g, tables)
             src = f"{population.name} column {spec}"
         else:
             vals, read, lost = _group_raster([Path(f) for f in spec], population, out, g)

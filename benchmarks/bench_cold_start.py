@@ -1,0 +1,125 @@
+"""What the first ``access demo`` after install costs, compilation included.
+
+Each run is a fresh process with its own cache folder (``ACCESS_CACHE_DIR``):
+the cold run starts from an empty one, so every numba kernel on the demo path
+is compiled (by the run, or ahead of it by the helper process of
+:mod:`access.precompile`) and written to it; the warm run that follows reuses
+that folder, as a second ``access demo`` does. The peer is a cold run without
+the helper (its folder marked complete beforehand), all on one core as
+before. Prints per run the wall and CPU seconds (user + system, the helper's
+included), peak RSS, the seconds the run itself spent compiling kernels (CPU
+of the compiling thread, summed over top-level compiles) with the costliest
+kernels, and each step's share of the wall time (``timings_s`` of
+``run.json``). The load average is printed because the machine is shared.
+
+    .venv/bin/python benchmarks/bench_cold_start.py [--repeat 1] [--kernels 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from access import precompile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs ``access demo`` in this process with a listener on numba's compile
+# events; writes the compile seconds per kernel next to the outputs.
+_CHILD = r"""
+import json, sys, threading, time
+from numba.core import event
+
+class Compiles(event.Listener):
+    def __init__(self):
+        self.local = threading.local()
+        self.done = []
+    def on_start(self, ev):
+        self.local.__dict__.setdefault("stack", []).append(time.thread_time())
+    def on_end(self, ev):
+        stack = self.local.stack
+        t0 = stack.pop()
+        if not stack:  # top level: nested compiles are inside it
+            f = ev.data["dispatcher"].py_func
+            self.done.append([f"{f.__module__}.{f.__qualname__}", time.thread_time() - t0])
+
+listener = Compiles()
+event.register("numba:compile", listener)
+from access.cli import main
+rc = main(["demo", "--out", sys.argv[1], "--quiet"])
+json.dump(listener.done, open(sys.argv[2], "w"))
+sys.exit(rc)
+"""
+
+
+def run_demo(cache: Path, out: Path, helper: bool = True) -> dict:
+    """One ``access demo`` in a fresh process; wall, CPU, RSS, compiles and step timings."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["ACCESS_CACHE_DIR"] = str(cache)
+    if not helper:
+        from access.cache import source_key
+
+        folder = cache / "numba" / source_key()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / precompile.MARKER).touch()
+    compiles = out.with_name(out.name + "-compiles.json")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(out), str(compiles)], env=env, cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read()
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"access demo failed ({proc.returncode}):\n{err}")
+    steps = json.loads((out / "run.json").read_text(encoding="utf-8"))["timings_s"]
+    kernels = json.loads(compiles.read_text())
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+            "compile": sum(s for _, s in kernels), "kernels": kernels, "steps": steps}
+
+
+def report(label: str, r: dict, n_kernels: int) -> None:
+    steps = r["steps"]
+    outside = r["wall"] - sum(steps.values())
+    print(f"{label}: wall {r['wall']:.1f} s, CPU {r['cpu']:.1f} s, peak RSS {r['rss_mb']:.0f} MB, "
+          f"compiling {r['compile']:.1f} s CPU in {len(r['kernels'])} kernels")
+    for name, s in sorted(r["kernels"], key=lambda k: -k[1])[:n_kernels]:
+        print(f"    compile {s:6.2f} s  {name}")
+    for name, s in sorted(steps.items(), key=lambda kv: -kv[1]):
+        if s >= 0.1:
+            print(f"    {name:<24} {s:6.2f} s  {100 * s / r['wall']:5.1f} %")
+    print(f"    {'(start-up, other)':<24} {outside:6.2f} s  {100 * outside / r['wall']:5.1f} %")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=1, help="cold + warm pairs, each with a new cache folder")
+    ap.add_argument("--kernels", type=int, default=8, help="costliest kernels listed per run")
+    args = ap.parse_args()
+    for i in range(args.repeat):
+        with tempfile.TemporaryDirectory(prefix="access-cold-") as tmp:
+            tmp = Path(tmp)
+            load = os.getloadavg()[0]
+            helped = precompile._idle_core()
+            cold = run_demo(tmp / "cache", tmp / "cold")
+            warm = run_demo(tmp / "cache", tmp / "warm")
+            serial = run_demo(tmp / "cache-serial", tmp / "serial", helper=False)
+            print(f"run {i + 1} (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, "
+                  f"{os.cpu_count()} cores)")
+            report("  cold (empty cache, kernels compiled ahead by the helper)" if helped else
+                   "  cold (empty cache; machine busy, so no helper)", cold, args.kernels)
+            report("  cold without the helper (peer)", serial, args.kernels)
+            report("  warm (same cache as the first)", warm, args.kernels)
+            print(f"  compilation adds {cold['wall'] - warm['wall']:.1f} s wall with the helper, "
+                  f"{serial['wall'] - warm['wall']:.1f} s without; cold/peer {cold['wall'] / serial['wall']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Kernels compiled ahead of a run by a helper process (access.precompile)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from access import cache, precompile
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo" / "scenario.toml"
+
+# Runs the demo and prints the access kernels numba compiled in this process
+# (numba's own compile events are the oracle).
+_COUNT_COMPILES = r"""
+import sys
+from numba.core import event
+seen = []
+class Listener(event.Listener):
+    def on_start(self, ev):
+        pass
+    def on_end(self, ev):
+        f = ev.data["dispatcher"].py_func
+        if f.__module__.startswith("access"):
+            seen.append(f"{f.__module__}.{f.__qualname__}")
+event.register("numba:compile", Listener())
+from access.cli import main
+rc = main(["demo", "--out", sys.argv[1], "--quiet"])
+print(" ".join(seen))
+sys.exit(rc)
+"""
+
+
+def _env(tmp_path: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["ACCESS_CACHE_DIR"] = str(tmp_path / "cache")
+    return env
+
+
+def _folder(tmp_path: Path) -> Path:
+    return tmp_path / "cache" / "numba" / cache.source_key()
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="demo inputs not in this checkout")
+def test_after_the_helper_the_demo_compiles_no_kernel(tmp_path):
+    env = _env(tmp_path)
+    helper = subprocess.run([sys.executable, "-m", "access.precompile", str(DEMO)], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=900)
+    assert helper.returncode == 0, helper.stderr
+    assert (_folder(tmp_path) / precompile.MARKER).exists()
+    run = subprocess.run([sys.executable, "-c", _COUNT_COMPILES, str(tmp_path / "out")], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    # every kernel of the whole run came from the cache the helper filled
+    assert run.stdout.split() == []
+    assert (tmp_path / "out" / "run.json").exists()
+
+
+def test_a_failing_helper_leaves_no_marker(tmp_path):
+    env = _env(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "access.precompile", str(tmp_path / "missing.toml")], env=env,
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    assert not (_folder(tmp_path) / precompile.MARKER).exists()
+
+
+def test_no_helper_once_the_cache_is_complete(tmp_path, monkeypatch):
+    folder = tmp_path / "numba" / "abc"
+    folder.mkdir(parents=True)
+    monkeypatch.setenv("ACCESS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(folder))
+    (folder / precompile.MARKER).touch()
+    assert precompile.start(DEMO) is None
+    # a cache folder the user chose holds no marker of ours
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    precompile.mark_complete()
+    assert not (tmp_path / "mine").exists()
+    assert precompile.start(DEMO) is None
