@@ -192,3 +192,22 @@ def test_per_1000_equals_streamed_pair_table():
     got = supply_mod.per_1000(g, facs, cells, cap, pop, 150.0, 12.0)
     np.testing.assert_allclose(got, want, rtol=1e-12)
     assert (want > 0).sum() > 10
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world=crowded_worlds(), limit=st.one_of(st.just(math.inf), st.floats(0, 200)), penalty=penalties)
+def test_nearest_with_crowded_edges_matches_networkx(world, limit, penalty):
+    # many facilities beside the cells of one edge: nearest() folds the direct along-edge trips per cell
+    from access.routing import nearest
+
+    g, cells, facs, G = build(world)
+    pairs = all_pairs(G, world[6], world[7])
+    sec, fac = nearest(g, cells, facs, limit_s=limit, penalty_s=penalty)
+    for i in range(len(cells)):
+        times = [t + penalty for (c, _), t in pairs.items() if c == i]
+        want = min(times) if times and min(times) <= limit else math.inf
+        if math.isinf(want):
+            assert math.isinf(sec[i]) and fac[i] == -1
+        else:
+            assert sec[i] == pytest.approx(want, abs=1e-6)
+            assert pairs[(i, int(fac[i]))] + penalty == pytest.approx(sec[i], abs=1e-6)

@@ -231,21 +231,60 @@ def _graph_arrays(g: Graph):
 # --------------------------------------------------------------------------
 # Same-edge pairs
 # --------------------------------------------------------------------------
-@njit(cache=True)
-def _arc_times(indptr, indices, weights, arc_edge, tails, heads, edges):
-    """Weight of arc ``tails[i] -> heads[i]`` belonging to edge ``edges[i]``.
+@njit(cache=True, nogil=True, inline="always")
+def _arc_time(indptr, indices, weights, arc_edge, u, v, e):
+    """Weight of arc ``u -> v`` belonging to edge ``e``.
 
     Arcs whose edge is unknown (-1) match any edge; the smallest weight wins;
     inf where no such arc exists (the direction is not allowed).
     """
-    out = np.full(len(tails), np.inf)
-    for i in range(len(tails)):
-        u = tails[i]
-        for j in range(indptr[u], indptr[u + 1]):
-            if indices[j] == heads[i] and (arc_edge[j] == edges[i] or arc_edge[j] < 0):
-                if weights[j] < out[i]:
-                    out[i] = weights[j]
+    out = np.inf
+    for j in range(indptr[u], indptr[u + 1]):
+        if indices[j] == v and (arc_edge[j] == e or arc_edge[j] < 0) and weights[j] < out:
+            out = weights[j]
     return out
+
+
+@njit(cache=True)
+def _arc_times(indptr, indices, weights, arc_edge, tails, heads, edges):
+    """:func:`_arc_time` of every ``tails[i] -> heads[i]`` on edge ``edges[i]``."""
+    out = np.empty(len(tails))
+    for i in range(len(tails)):
+        out[i] = _arc_time(indptr, indices, weights, arc_edge, tails[i], heads[i], edges[i])
+    return out
+
+
+def _same_edge_runs(org: Snap, dst: Snap):
+    """Origins with destinations on their edge: (origins, first, count, destinations sorted by edge)."""
+    o_ok = np.flatnonzero(np.asarray(org.ok, bool) & (np.asarray(org.edge) >= 0))
+    d_ok = np.flatnonzero(np.asarray(dst.ok, bool) & (np.asarray(dst.edge) >= 0))
+    d_edge = np.asarray(dst.edge)[d_ok]
+    order = np.argsort(d_edge, kind="stable")
+    d_sorted, d_edge = d_ok[order], d_edge[order]
+    o_edge = np.asarray(org.edge)[o_ok]
+    lo = np.searchsorted(d_edge, o_edge, "left")
+    cnt = np.searchsorted(d_edge, o_edge, "right") - lo
+    has = cnt > 0
+    return o_ok[has].astype(np.int64), lo[has].astype(np.int64), cnt[has].astype(np.int64), d_sorted.astype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _same_edge_min(origins, first, count, d_sorted, o_a, o_b, o_edge, o_pos, o_to_a, o_to_b,
+                   d_a, d_b, d_pos, d_from_a, d_from_b, indptr, indices, weights, arc_edge, best, lab):
+    """Fold each origin's fastest same-edge destination (ties: lowest row) into ``best``/``lab``."""
+    for k in range(len(origins)):
+        c = origins[k]
+        a, b, e = o_a[c], o_b[c], o_edge[c]
+        t_ab = _arc_time(indptr, indices, weights, arc_edge, a, b, e)
+        t_ba = _arc_time(indptr, indices, weights, arc_edge, b, a, e)
+        for j in range(first[k], first[k] + count[k]):
+            f = d_sorted[j]
+            if d_a[f] != a or d_b[f] != b:
+                continue
+            t = _direct_time(o_pos[c], o_to_a[c], o_to_b[c], d_pos[f], d_from_a[f], d_from_b[f], t_ab, t_ba)
+            if t < best[c] or (t == best[c] and t < np.inf and f < lab[c]):
+                best[c] = t
+                lab[c] = f
 
 
 def _same_edge_pairs(graph: Graph, org: Snap, dst: Snap):
@@ -262,19 +301,9 @@ def _same_edge_pairs(graph: Graph, org: Snap, dst: Snap):
     o, d : ndarray of int64
     t : ndarray of float64 (finite only)
     """
-    o_ok = np.flatnonzero(np.asarray(org.ok, bool) & (np.asarray(org.edge) >= 0))
-    d_ok = np.flatnonzero(np.asarray(dst.ok, bool) & (np.asarray(dst.edge) >= 0))
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
-    if not len(o_ok) or not len(d_ok):
-        return empty
-    d_edge = np.asarray(dst.edge)[d_ok]
-    order = np.argsort(d_edge, kind="stable")
-    d_sorted, d_edge = d_ok[order], d_edge[order]
-    o_edge = np.asarray(org.edge)[o_ok]
-    lo = np.searchsorted(d_edge, o_edge, "left")
-    cnt = np.searchsorted(d_edge, o_edge, "right") - lo
-    if not cnt.sum():
-        return empty
+    o_ok, lo, cnt, d_sorted = _same_edge_runs(org, dst)
+    if not len(o_ok):
+        return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
     o = np.repeat(o_ok, cnt)
     # Position of each pair within its origin's run of destinations.
     start = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
@@ -367,15 +396,21 @@ def nearest(graph: Graph, cells: Snap, facilities: Snap, limit_s: float = np.inf
         better = (t < best) | ((t == best) & (f < lab) & np.isfinite(t))
         best = np.where(better, t, best)
         lab = np.where(better, f, lab)
-    o, d, t = _same_edge_pairs(graph, cells, facilities)
-    if len(o):
-        order = np.lexsort((d, t, o))  # per cell: smallest time, then lowest facility
-        o, d, t = o[order], d[order], t[order]
-        first = np.r_[True, o[1:] != o[:-1]]
-        o, d, t = o[first], d[first], t[first]
-        better = (t < best[o]) | ((t == best[o]) & (d < lab[o]))
-        best[o[better]] = t[better]
-        lab[o[better]] = d[better]
+    # a direct trip along a shared edge can beat the route through its end nodes; folded in per cell
+    # without listing the pairs (a hundred thousand facilities share the edges of a few thousand cells)
+    origins, first, count, d_sorted = _same_edge_runs(cells, facilities)
+    if len(origins):
+        arc_edge = (graph.arc_edge if graph.arc_edge is not None else np.full(graph.n_arcs, -1, np.int64))
+
+        def arr(x, dtype):
+            return np.ascontiguousarray(np.asarray(x), dtype=dtype)
+
+        _same_edge_min(origins, first, count, d_sorted, arr(cells.node_a, np.int64), arr(cells.node_b, np.int64),
+                       arr(cells.edge, np.int64), arr(cells.pos, np.float64), arr(cells.to_a, np.float64),
+                       arr(cells.to_b, np.float64), arr(facilities.node_a, np.int64),
+                       arr(facilities.node_b, np.int64), arr(facilities.pos, np.float64),
+                       arr(facilities.from_a, np.float64), arr(facilities.from_b, np.float64),
+                       graph.indptr, graph.indices, graph.weights, arr(arc_edge, np.int64), best, lab)
     out = ~(best <= budget)
     best = best + penalty_s
     best[out] = np.inf
