@@ -647,6 +647,16 @@ def facility_catchments(graph: Graph, facilities: Snap, cells: Snap, limit_s: fl
         d_time=t[perm].astype(np.float64))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _keep_shorter(c, t, tcell, b1, b2):
+    """Cell ``c`` reached in ``t`` seconds: keep the shorter time, flag the cell when first reached."""
+    if tcell[c] == _INF:
+        b1[c >> 6] = 1
+        b2[c >> 12] = 1
+    if t < tcell[c]:
+        tcell[c] = t
+
+
 @njit(cache=True, nogil=True)
 def catchment_into(f, rg_ptr, rg_ind, rg_w, q_ptr, q_node, q_cost, j_ptr, j_cell, j_leg, d_ptr, d_cell,
                    d_time, budget, pen, dist, touched, settled, tcell, b1, b2, hp, out_c, out_t):
@@ -668,23 +678,13 @@ def catchment_into(f, rg_ptr, rg_ind, rg_w, q_ptr, q_node, q_cost, j_ptr, j_cell
         for e in range(j_ptr[v], j_ptr[v + 1]):
             t = dv + j_leg[e]
             if t <= budget:
-                c = j_cell[e]
-                if tcell[c] == _INF:
-                    b1[c >> 6] = 1
-                    b2[c >> 12] = 1
-                if t < tcell[c]:
-                    tcell[c] = t
+                _keep_shorter(j_cell[e], t, tcell, b1, b2)
     for i in range(nt):
         dist[touched[i]] = _INF
     for e in range(d_ptr[f], d_ptr[f + 1]):
         t = d_time[e]
         if t <= budget:
-            c = d_cell[e]
-            if tcell[c] == _INF:
-                b1[c >> 6] = 1
-                b2[c >> 12] = 1
-            if t < tcell[c]:
-                tcell[c] = t
+            _keep_shorter(d_cell[e], t, tcell, b1, b2)
     # cells in increasing order by two levels of flags: no sort, and only the flagged ranges are read
     k = 0
     n = len(tcell)
