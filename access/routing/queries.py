@@ -301,12 +301,12 @@ def _same_edge_pairs(graph: Graph, org: Snap, dst: Snap):
     o, d : ndarray of int64
     t : ndarray of float64 (finite only)
     """
+    # no early return when nothing shares an edge: the kernels below then still compile on the
+    # first run, so which kernels a run compiles does not depend on where its points lie
     o_ok, lo, cnt, d_sorted = _same_edge_runs(org, dst)
-    if not len(o_ok):
-        return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
     o = np.repeat(o_ok, cnt)
     # Position of each pair within its origin's run of destinations.
-    start = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
+    start = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]).astype(np.int64), cnt)
     d = d_sorted[start + np.arange(len(o))]
     a = np.asarray(org.node_a, np.int64)[o]
     b = np.asarray(org.node_b, np.int64)[o]
@@ -399,18 +399,17 @@ def nearest(graph: Graph, cells: Snap, facilities: Snap, limit_s: float = np.inf
     # a direct trip along a shared edge can beat the route through its end nodes; folded in per cell
     # without listing the pairs (a hundred thousand facilities share the edges of a few thousand cells)
     origins, first, count, d_sorted = _same_edge_runs(cells, facilities)
-    if len(origins):
-        arc_edge = (graph.arc_edge if graph.arc_edge is not None else np.full(graph.n_arcs, -1, np.int64))
+    arc_edge = (graph.arc_edge if graph.arc_edge is not None else np.full(graph.n_arcs, -1, np.int64))
 
-        def arr(x, dtype):
-            return np.ascontiguousarray(np.asarray(x), dtype=dtype)
+    def arr(x, dtype):
+        return np.ascontiguousarray(np.asarray(x), dtype=dtype)
 
-        _same_edge_min(origins, first, count, d_sorted, arr(cells.node_a, np.int64), arr(cells.node_b, np.int64),
-                       arr(cells.edge, np.int64), arr(cells.pos, np.float64), arr(cells.to_a, np.float64),
-                       arr(cells.to_b, np.float64), arr(facilities.node_a, np.int64),
-                       arr(facilities.node_b, np.int64), arr(facilities.pos, np.float64),
-                       arr(facilities.from_a, np.float64), arr(facilities.from_b, np.float64),
-                       graph.indptr, graph.indices, graph.weights, arr(arc_edge, np.int64), best, lab)
+    _same_edge_min(origins, first, count, d_sorted, arr(cells.node_a, np.int64), arr(cells.node_b, np.int64),
+                   arr(cells.edge, np.int64), arr(cells.pos, np.float64), arr(cells.to_a, np.float64),
+                   arr(cells.to_b, np.float64), arr(facilities.node_a, np.int64),
+                   arr(facilities.node_b, np.int64), arr(facilities.pos, np.float64),
+                   arr(facilities.from_a, np.float64), arr(facilities.from_b, np.float64),
+                   graph.indptr, graph.indices, graph.weights, arr(arc_edge, np.int64), best, lab)
     out = ~(best <= budget)
     best = best + penalty_s
     best[out] = np.inf
