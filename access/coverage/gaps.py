@@ -317,8 +317,7 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
     reach = (sub[rc].fillna(False).to_numpy(dtype=bool) if rc in sub.columns
              else np.ones(len(sub), bool))
     out["unreachable_population"] = np.bincount(label, weights=w * ~reach, minlength=n_gap)
-    names_of = ({str(a): str(b) for a, b in zip(facilities["facility_id"], facilities["name"])}
-                if facilities is not None and {"facility_id", "name"} <= set(facilities.columns) else {})
+    nears = {}
     for j, s in enumerate(services):
         ws = w if sgroups[s] == dm.ALL else np.nan_to_num(sub[dm.group_column(sgroups[s])].to_numpy(float))
         lacks = (gbits >> j) & 1 == 1
@@ -338,6 +337,10 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
             near[gl[firsts]] = fids[fl[firsts]]
         near = np.where(lacks, near, "")
         out[f"nearest_{s}"] = near
+        out[f"nearest_name_{s}"] = ""
+        nears[s] = near
+    names_of = _facility_names(facilities, set().union(*nears.values()) - {""})
+    for s, near in nears.items():
         out[f"nearest_name_{s}"] = [names_of.get(f, "") for f in near]
     out["geometry"] = geoms
     out = out.sort_values(["population", "cells"], ascending=False, kind="stable")
@@ -356,6 +359,15 @@ def gaps_table(gaps: gpd.GeoDataFrame) -> pd.DataFrame:
     if gaps is None or not len(gaps):
         return pd.DataFrame(columns=[c for c in _GAP_COLUMNS if c != "geometry"])
     return pd.DataFrame(gaps.drop(columns=gaps.geometry.name))
+
+
+def _facility_names(facilities: pd.DataFrame | None, ids: set) -> dict[str, str]:
+    """``facility_id`` -> ``name`` of the given ids only (a province lists a hundred thousand facilities)."""
+    if facilities is None or not ids or not {"facility_id", "name"} <= set(facilities.columns):
+        return {}
+    fid = facilities["facility_id"].astype(str)
+    hit = fid.isin(list(ids)).to_numpy()
+    return dict(zip(fid[hit], facilities.loc[hit, "name"].astype(str)))
 
 
 def township_rule_failures(townships: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
