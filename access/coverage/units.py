@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from access.accounting import Account
-from access.coverage.circles import _circles, circle_limit_s, evaluate_circles
-from access.coverage.indicators import outside_any
+from access.coverage.circles import _circles, evaluate_circles
+from access.coverage.indicators import outside_any, unit_rows
 from access.coverage.standards import Circle
 from access.errors import InputError
 from access.network.modes import TravelMode
@@ -293,21 +293,16 @@ def coverage_table(cells: pd.DataFrame, circles: Circle | Iterable[Circle],
         df = df.join(evaluate_circles(df, missing, modes))
 
     pop = np.nan_to_num(df["population"].to_numpy(dtype=float))
-    # integer codes first, strings only per unit: far faster on a province
-    g, ucode = pd.factorize(df[level].astype(str), sort=True)
-    k = len(ucode)
-    name_col = f"{level}_name"
-    first = np.unique(g, return_index=True)[1]
-    first_name = (df[name_col].iloc[first].astype(str).to_numpy(object) if name_col in df.columns
-                  else np.asarray(ucode, dtype=object))
+    g, codes, names = unit_rows(df, level)
+    k = len(codes) - 1
 
     def per_unit(v):  # sums per unit and total
         s = np.bincount(g, weights=v, minlength=k)
         return np.append(s, v.sum())
 
     cols: dict[str, np.ndarray] = {
-        "code": np.append(np.asarray(ucode, dtype=object), TOTAL),
-        "name": np.append(first_name.astype(object), "study total"),
+        "code": codes,
+        "name": names,
     }
     cols["population"] = per_unit(pop)
 
