@@ -10,7 +10,6 @@ what-if costs a fraction of the first run.
 from __future__ import annotations
 
 import sys
-import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path

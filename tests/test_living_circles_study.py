@@ -122,7 +122,6 @@ def test_gaps_fit_in_their_townships(run):
     pop_t = results.cells.groupby("township")["population"].sum()
     assert len(g) and (g["population"] <= g["township"].map(pop_t) + 1e-6).all()
     # per circle, gaps hold exactly the persons outside it in its scope
-    cells = results.cells
     for circle, sub in g.groupby("circle"):
         h = results.headline.set_index("circle").loc[circle]
         if h["demand"] == "all":

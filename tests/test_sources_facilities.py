@@ -12,7 +12,7 @@ from pyproj import Transformer
 
 from access.errors import InputWarning
 from access.sources.categories import CATEGORIES, normalise_category
-from access.sources.chinacoords import gcj02_to_wgs84, wgs84_to_gcj02
+from access.sources.chinacoords import wgs84_to_gcj02
 from access.sources.facilities import gcj02_offset_warning, read_facilities
 from conftest import shared_path
 

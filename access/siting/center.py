@@ -10,7 +10,7 @@ from scipy import sparse
 
 from access.errors import InputError
 from access.siting.milp import _milp
-from access.siting.solution import _finish, _p, _pairs, _vec
+from access.siting.solution import Solution, _finish, _p, _pairs, _vec
 
 
 def p_center(table: pd.DataFrame, p: int, existing_s=None, n_demand: int | None = None,

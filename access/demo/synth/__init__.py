@@ -107,7 +107,6 @@ def generate(out_dir: Path | str, seed: int = 2026) -> dict:
     pop, labels = population.population(rng, fr, net, town_ll, mountain, seats, core, all_villages)
 
     # ---- write
-    names = [n for n, _, _, _ in TOWNSHIPS]
     writers.write_pbf(out / "roads.osm.pbf", net, lonlat)
     writers.write_raster(out / "population.tif", pop, seed)
     (out / "age").mkdir(exist_ok=True)

@@ -67,7 +67,7 @@ def rural_roads(net, rng, mainland, mountain, seats, rural_main, core, seat_grid
     names = ["@core"] + list(rural_main) + [f"v{i}" for i in range(len(villages))] + list(gates)
     P = np.vstack([core["centre"][None, :], np.array([seats[n] for n in rural_main]),
                    villages, np.array(list(gates.values()))])
-    n_core, n_seat = 1, len(rural_main)
+    n_seat = len(rural_main)
     gate_idx = {g: 1 + n_seat + len(villages) + k for k, g in enumerate(gates)}
     kind = np.array(["core"] + ["seat"] * n_seat + ["village"] * len(villages) + ["gate"] * len(gates))
 
