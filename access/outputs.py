@@ -54,9 +54,6 @@ def cells_table(study, results) -> pd.DataFrame:
         if all(f in cells for f in flags):
             cols[f"completeness_{c.name}"] = cells[flags].fillna(False).to_numpy(bool).mean(axis=1)
     # one frame built at once, not a column at a time (a copy per column at 10^6 rows)
-    for k, v in cols.items():
-        if isinstance(v, np.ndarray) and v.dtype.kind == "f" and np.isinf(v).any():
-            cols[k] = np.where(np.isfinite(v), v, np.nan)
     return _no_inf(pd.DataFrame(cols, copy=False))
 
 
