@@ -17,7 +17,7 @@ from test_routing_points import AB, BA, BOTH, all_pairs, build, make_graph, make
 
 from access.errors import InputError
 from access.routing import catchments
-from access.routing.sums import BAND, GROUP_CELLS, catchment_sums
+from access.routing.sums import GROUP_CELLS, catchment_sums
 from access.siting import fca
 from access.siting import supply as supply_mod
 
@@ -84,7 +84,7 @@ def test_fused_two_step_matches_networkx_and_pair_table(world, limit, penalty, n
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), limit=st.floats(20, 400), penalty=penalties)
 def test_many_cells_and_facilities_on_few_edges_match_networkx(seed, limit, penalty):
-    """More cells per edge than a group holds and more facilities than a band, with one-way edges."""
+    """More cells per edge than a group holds and dozens of facilities per edge, with one-way edges."""
     rng = np.random.default_rng(seed)
     n, n_e = 6, 8
     ea = [0, 1, 2, 3, 4, 0, 2, 5]
@@ -97,7 +97,7 @@ def test_many_cells_and_facilities_on_few_edges_match_networkx(seed, limit, pena
         return [(int(rng.integers(0, 3)), float(rng.choice([rng.random(), 0.0, 1.0], p=[0.8, 0.1, 0.1])),
                  float(rng.uniform(0, 60)), bool(rng.random() > 0.05)) for _ in range(k)]
 
-    world = (n, ea, eb, t_ab, t_ba, way, pts(3 * GROUP_CELLS), pts(2 * BAND + 3))
+    world = (n, ea, eb, t_ab, t_ba, way, pts(3 * GROUP_CELLS), pts(67))
     g, cells, facs, G = build(world)
     pairs = all_pairs(G, world[6], world[7])
     assume(not any(abs(t + penalty - limit) < 1e-9 for t in pairs.values()))
@@ -211,3 +211,81 @@ def test_nearest_with_crowded_edges_matches_networkx(world, limit, penalty):
         else:
             assert sec[i] == pytest.approx(want, abs=1e-6)
             assert pairs[(i, int(fac[i]))] + penalty == pytest.approx(sec[i], abs=1e-6)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world=crowded_worlds(), limit=st.floats(0, 200), penalty=penalties, n_threads=st.sampled_from([1, 2]))
+def test_second_step_from_kept_catchments_equals_searching_again_and_networkx(world, limit, penalty, n_threads):
+    g, cells, facs, G = build(world)
+    pairs = all_pairs(G, world[6], world[7])
+    assume(not any(abs(t + penalty - limit) < 1e-9 for t in pairs.values()))
+    supply = np.arange(1, len(facs) + 1, dtype=float)
+    demand = np.arange(len(cells), dtype=float) % 4
+    cs = catchment_sums(g, facs, cells, limit, penalty, n_threads=n_threads)
+    kept = cs.first_step(demand)
+    walked = cs.budget >= 0 and len(cs.s_cell) > 0  # else there is nothing to walk
+    assert kept.kept_units == (len(cs.u_fptr) - 1 if walked else 0)
+    # no memory: no shared node rows, nothing kept, every walk searched on its own
+    again = catchment_sums(g, facs, cells, limit, penalty, n_threads=n_threads, memory_mb=0.0).first_step(demand)
+    assert again.kept_units == 0
+    np.testing.assert_allclose(kept.facility_sums, again.facility_sums, rtol=1e-14, atol=0)
+    r = fca.ratios(supply, kept.facility_sums)
+    got = kept.cell_sums(r)
+    np.testing.assert_allclose(got, again.cell_sums(r), rtol=1e-14, atol=0)
+    np.testing.assert_array_equal(got, cs.cell_sums(r))
+    want_dem, want = two_step_by_hand(pairs, supply, demand, len(cells), limit, penalty)
+    np.testing.assert_allclose(kept.facility_sums, want_dem, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_memory_bound_keeps_some_units_and_searches_the_rest_again():
+    rng = np.random.default_rng(11)
+    n_e = 8
+    world = (6, [0, 1, 2, 3, 4, 0, 2, 5], [1, 2, 3, 4, 5, 3, 5, 1], list(rng.uniform(5, 120, n_e)),
+             list(rng.uniform(5, 120, n_e)), [BOTH, BOTH, AB, BOTH, BA, BOTH, BOTH, BOTH],
+             [(int(rng.integers(0, n_e)), float(rng.random()), float(rng.uniform(0, 30)), True) for _ in range(200)],
+             [(int(rng.integers(0, n_e)), float(rng.random()), float(rng.uniform(0, 30)), True) for _ in range(90)])
+    g, cells, facs, G = build(world)
+    pairs = all_pairs(G, world[6], world[7])
+    supply, demand = rng.uniform(1, 10, len(facs)), rng.uniform(0, 100, len(cells))
+    cs = catchment_sums(g, facs, cells, 150.0, 5.0, n_threads=1)
+    n_units = len(cs.u_fptr) - 1
+    full = cs.first_step(demand)
+    assert full.kept_units == n_units >= 4
+    nbytes = sum(a.nbytes for k in full.kept.values() for a in k)
+    rows = 16 * 6 * len(np.unique(cs.s_node[cs.s_node >= 0]))  # the shared node rows come first
+    half = catchment_sums(g, facs, cells, 150.0, 5.0, n_threads=1,
+                          memory_mb=(rows + 0.5 * nbytes) / 2.0**20).first_step(demand)
+    assert 0 < half.kept_units < n_units
+    np.testing.assert_array_equal(half.facility_sums, full.facility_sums)
+    r = fca.ratios(supply, full.facility_sums)
+    got = half.cell_sums(r)
+    np.testing.assert_array_equal(got, full.cell_sums(r))
+    np.testing.assert_array_equal(got, cs.cell_sums(r))
+    want_dem, want = two_step_by_hand(pairs, supply, demand, len(cells), 150.0, 5.0)
+    np.testing.assert_allclose(full.facility_sums, want_dem, rtol=1e-12)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert (want > 0).sum() > 50
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), limit=st.floats(30, 250))
+def test_catchment_edges_running_through_long_rows_of_cells_match_networkx(seed, limit):
+    """Hundreds of cells on two edges, so that a catchment's edge cuts many neighbouring
+    groups and cells of a group reach the same facilities in runs."""
+    rng = np.random.default_rng(seed)
+    world = (4, [0, 1, 2, 0], [1, 2, 3, 3], [150.0, 90.0, 60.0, 200.0], [150.0, 90.0, 60.0, 200.0],
+             [BOTH, BOTH, AB, BOTH],
+             [(int(rng.integers(0, 2)), float(rng.random()), float(rng.choice([0.0, rng.uniform(0, 8)])), True)
+              for _ in range(300)],
+             [(int(rng.integers(1, 4)), float(rng.random()), float(rng.uniform(0, 40)), True) for _ in range(40)])
+    g, cells, facs, G = build(world)
+    pairs = all_pairs(G, world[6], world[7])
+    assume(not any(abs(t - limit) < 1e-9 for t in pairs.values()))
+    supply, demand = rng.uniform(1, 10, len(facs)), rng.uniform(0, 100, len(cells))
+    cs = catchment_sums(g, facs, cells, limit, 0.0, n_threads=1)
+    first = cs.first_step(demand)
+    got = first.cell_sums(fca.ratios(supply, first.facility_sums))
+    want_dem, want = two_step_by_hand(pairs, supply, demand, len(cells), limit, 0.0)
+    np.testing.assert_allclose(first.facility_sums, want_dem, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

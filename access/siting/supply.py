@@ -3,7 +3,8 @@
 The ratio is the two-step floating catchment (:func:`access.siting.fca.two_step`)
 of a target's capacity (beds, doctors, places) within its travel time. Both
 steps are summed catchment by catchment without listing the (facility, cell)
-pairs (:mod:`access.routing.sums`), so time and memory follow the roads
+pairs (:mod:`access.routing.sums`; the second step reuses what the first
+reached instead of searching again), so time and memory follow the roads
 reached, not the pairs; partitioned runs add the per-facility demand of their
 parts instead (:mod:`access.scale`).
 """
@@ -69,12 +70,12 @@ def per_1000(graph: Graph, facilities: Snap, cells: Snap, capacity: np.ndarray, 
     sums = catchment_sums(graph, facilities, cells, limit_s, penalty_s)
     bar = progress.bar(len(facilities), f"{desc}: persons per facility", unit="facility")
     try:
-        demand = sums.facility_sums(population, bar.update)
+        first = sums.first_step(population, bar.update)  # keeps what each catchment reached (512 MB at most)
     finally:
         bar.close()
     bar = progress.bar(len(facilities), f"{desc}: ratios per cell", unit="facility")
     try:
-        return 1000.0 * sums.cell_sums(fca.ratios(capacity, demand), bar.update)
+        return 1000.0 * first.cell_sums(fca.ratios(capacity, first.facility_sums), bar.update)
     finally:
         bar.close()
 
