@@ -6,12 +6,13 @@
 2. Heuristic maximal covering and p-median (greedy, swaps, iterated local search; Lagrangian
    bound) on 100,000 demand cells x 5,000 candidates with realistic sparse
    coverage (clustered population, 3 km coverage radius -> ~14 candidates per
-   cell). Target: within 60 s (CPU seconds, the machine being shared) and
-   within 1 % of the bound. Each line ends with the time split of the steps.
+   cell). Target: within 60 s (wall; CPU seconds and the load average are
+   printed too, the machine being shared) and within 1 % of the bound. Each
+   line ends with the time split of the steps.
 
 Run::
 
-    .venv/bin/python benchmarks/bench_locate.py [--cells 100000] [--cands 5000] [--p 250] [--pm-rounds 3000]
+    .venv/bin/python benchmarks/bench_locate.py [--cells 100000] [--cands 5000] [--p 250] [--pm-rounds N] [--skip-sf] [--skip-mclp]
 """
 
 from __future__ import annotations
@@ -89,10 +90,11 @@ def run(label, fn):
 
 
 def verdict(s, secs, cpu):
-    # on a shared machine the CPU seconds are the fairer clock; both are shown
+    # judged on wall seconds; the CPU seconds (the search and the bound run in
+    # two threads) and the load average tell how much a shared machine slowed it
     print(f"  -> gap {100 * s.gap:.3f} % {'<=' if s.gap <= 0.01 else '>'} 1 %; "
-          f"{cpu:.1f} s CPU {'<=' if cpu <= 60 else '>'} 60 s ({secs:.1f} s wall): "
-          f"{'OK' if s.gap <= 0.01 and cpu <= 60 else 'MISSED'}")
+          f"{secs:.1f} s wall {'<=' if secs <= 60 else '>'} 60 s ({cpu:.1f} s CPU, load average "
+          f"{os.getloadavg()[0]:.2f}): {'OK' if s.gap <= 0.01 and secs <= 60 else 'MISSED'}")
 
 
 def main():
@@ -101,7 +103,8 @@ def main():
     ap.add_argument("--cands", type=int, default=5_000)
     ap.add_argument("--p", type=int, default=250)
     ap.add_argument("--skip-sf", action="store_true")
-    ap.add_argument("--pm-rounds", type=int, default=3000, help="p-median local search rounds")
+    ap.add_argument("--skip-mclp", action="store_true")
+    ap.add_argument("--pm-rounds", type=int, default=None, help="p-median local search rounds (default: the model's)")
     a = ap.parse_args()
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     if not a.skip_sf:
@@ -115,11 +118,12 @@ def main():
     table, pop = synthetic(a.cells, a.cands)
     print(f"instance: {a.cells:,} cells x {a.cands:,} candidates, {len(table):,} pairs "
           f"({len(table) / a.cells:.1f} per cell), built in {time.perf_counter() - t:.1f} s; p = {a.p}")
-    verdict(*run("MCLP heuristic (900 s)",
-                 lambda: locate.maximal_covering(table, pop, a.p, 900.0, method="heuristic")))
-    verdict(*run(f"p-median heuristic (unserved 1800 s, {a.pm_rounds} rounds)",
-                 lambda: locate.p_median(table, pop, a.p, unserved_s=1800.0, method="heuristic",
-                                         rounds=a.pm_rounds)))
+    if not a.skip_mclp:
+        verdict(*run("MCLP heuristic (900 s)",
+                     lambda: locate.maximal_covering(table, pop, a.p, 900.0, method="heuristic")))
+    rounds = {} if a.pm_rounds is None else {"rounds": a.pm_rounds}
+    verdict(*run(f"p-median heuristic (unserved 1800 s, {a.pm_rounds or 'default'} rounds)",
+                 lambda: locate.p_median(table, pop, a.p, unserved_s=1800.0, method="heuristic", **rounds)))
     print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

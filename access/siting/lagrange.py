@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _lagrange(d_ptr, c_s, wt, k_ptr, k_rows, k_wt, wf, p, target, iters, lam):
     """Lower bound on the engine's problem by Lagrangian relaxation.
 

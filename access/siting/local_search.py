@@ -239,19 +239,23 @@ def _open_best(G, noisy):
     return bj
 
 
-@njit(cache=True)
-def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_moves):
+@njit(cache=True, nogil=True)
+def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_moves, seed):
     """Greedy (when fewer than p sites are open), swap descent, then rounds of
-    iterated local search; ``is_open`` ends as the best p sites found.
+    iterated local search; ``is_open`` ends as the best p sites found, after
+    a last descent over all swaps (so no single swap improves it).
 
     A round closes a random open site and, at random, up to 3 open sites
     sharing rows with it, reopens as many greedily (gains perturbed by up to
     30 %), and descends over the swaps near the change. The new solution is
     kept while within a small threshold of the best so far (record-to-record
-    travel, Dueck 1993), else undone. Returns (best cost, swaps, rounds
-    done).
+    travel, Dueck 1993), else undone. A site whose round did not lower the
+    cost is not drawn again until a round near it does (don't-look bits,
+    Bentley 1992), or until every open site is settled. Seeded by ``seed``;
+    releases the GIL so the bound can run alongside. Returns (best cost,
+    swaps, rounds done).
     """
-    np.random.seed(0)
+    np.random.seed(seed)
     nc = len(k_ptr) - 1
     G = _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open)
     loss, tot = G.loss, G.tot
@@ -273,10 +277,15 @@ def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_
             thr += loss[j]
     thr *= _RRT / max(p, 1)
     done = 0
+    unsettled = np.ones(nc, np.bool_)
     for r in range(rounds if 0 < p < nc else 0):
         done += 1
         saved[:] = is_open
-        opens = np.flatnonzero(is_open)
+        before = tot[0]
+        opens = np.flatnonzero(is_open & unsettled)
+        if len(opens) == 0:
+            unsettled[:] = True
+            opens = np.flatnonzero(is_open)
         s = opens[np.random.randint(len(opens))]
         _toggle(s, False, G)
         n_out = 1
@@ -292,6 +301,11 @@ def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_
         for _ in range(n_out):
             nJ = _near(_open_best(G, True), G, mark, r + 1, J, nJ)
         moves += _descend(G, J, nJ, mark, r + 1, ex, touched, max_moves, tol)
+        if tot[0] < before - tol:
+            for u in range(nJ):
+                unsettled[J[u]] = True
+        else:
+            unsettled[s] = False
         if tot[0] < best - tol:
             best = tot[0]
             best_open[:] = is_open
@@ -300,5 +314,8 @@ def _search(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open, p, rounds, max_
                 if is_open[j] != saved[j]:
                     _toggle(j, saved[j], G)
     is_open[:] = best_open
-    # exact cost of the best solution (tot drifts by rounding)
+    # fresh state for the best solution (tot drifts by rounding), then a
+    # descent over all swaps: the round descents only look near the change
+    G = _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open)
+    moves += _descend(G, J, -1, mark, 0, ex, touched, max_moves, tol)
     return _state(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, is_open).tot[0], moves, done

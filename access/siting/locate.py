@@ -197,7 +197,7 @@ def maximal_covering(table: pd.DataFrame, weights, p: int, limit_s: float, cover
 # ------------------------------------------------------------------ p-median
 def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates: int | None = None,
              unserved_s: float | None = None, method: str = "auto", time_limit: float | None = None,
-             max_swaps: int = 10_000, lagrange_iters: int = 3000, rounds: int = 3000) -> Solution:
+             max_swaps: int = 10_000, lagrange_iters: int = 3000, rounds: int = 10_000) -> Solution:
     """``p`` new sites minimising total weighted travel time (persons x seconds).
 
     Every demand point uses the nearest open site: a chosen candidate or an
@@ -222,10 +222,12 @@ def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates
     time_limit : float, optional
         MILP time limit, seconds.
     max_swaps, lagrange_iters, rounds : int
-        Heuristic limits, as in :func:`maximal_covering`. p-median solutions
-        keep improving with rounds for long: on 100,000 demand points x 5,000
-        candidates (p = 250) 18,000 rounds take the gap from 1.14 % to 0.98 %,
-        at 6x the time (benchmarks/README.md).
+        Heuristic limits, as in :func:`maximal_covering`; ``rounds`` is per
+        chain: p-median runs two local search chains side by side, keeping
+        the better one every eighth of the rounds (a single chain's result
+        varies by up to 0.2 % with its seed). On 100,000 demand points x
+        5,000 candidates (p = 250) the default ends about 1.0-1.1 % above
+        the bound (benchmarks/README.md).
 
     Returns
     -------
@@ -263,7 +265,8 @@ def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates
         sites, bound, solver = np.arange(p), np.inf, "trivial"  # nothing to choose
     else:
         fr_h = np.where(np.isfinite(fr), fr, _big(t, fr))
-        sites, bound, hnotes = _heuristic(ri, c, t, wr, fr_h, P.n_cand, p, rounds, lagrange_iters, max_swaps)
+        sites, bound, hnotes = _heuristic(ri, c, t, wr, fr_h, P.n_cand, p, rounds, lagrange_iters, max_swaps,
+                                          chains=2)
         solver = "greedy+swap"
         notes += hnotes
     sol = _finish("p_median", sites, 0.0, 0.0, solver, t0, P, reach | np.isfinite(fb),
