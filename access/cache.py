@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -68,9 +69,9 @@ def configure_numba_cache() -> Path | None:
     except OSError:
         return None  # unwritable home: numba falls back to its own locations
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
-    try:
-        from numba.core import config
-    except ImportError:
-        return folder
-    config.CACHE_DIR = str(folder)
+    # numba reads the variable when first imported; importing it here would only
+    # delay the start (and the compile-ahead helper) by the time numba takes to load
+    config = sys.modules.get("numba.core.config")
+    if config is not None:
+        config.CACHE_DIR = str(folder)
     return folder

@@ -8,9 +8,13 @@ a few facilities per category). It calls every kernel with the argument
 types of the real run, so numba compiles them and writes them to the shared
 cache while the run reads its inputs, snaps and routes on the other core; the
 run then loads each kernel it reaches from the cache, or compiles it itself
-when it gets there first. Either way the machine code is the same, and numba
-writes cache files atomically, so a helper that fails or is stopped half way
-costs nothing but its own time. The helper writes nothing else.
+when it gets there first. Past the all-node search the run needs right after
+snapping, the helper starts from the run's far end (supply and capacity, the
+costliest kernels; see :func:`_main`), so the two meet in the middle rather
+than compile the same kernels side by side. Either way the machine code is
+the same, and numba writes cache files atomically, so a helper that fails or
+is stopped half way costs nothing but its own time. The helper writes nothing
+else.
 
 A marker file in the cache folder records that a run or a helper completed
 with this version's kernels: later runs start no helper.
@@ -106,6 +110,17 @@ def sample(study, n_cells: int = SAMPLE_CELLS, per_category: int = SAMPLE_FACILI
 
 
 def _main(scenario: str) -> int:
+    """Compile in the order that leaves the run least to compile itself.
+
+    The run compiles the snapping kernels itself (it reaches them while this
+    process is still starting), so the helper first takes, from the road
+    network alone, the all-node search the run needs right after snapping and
+    the service areas' painting kernel (one road node is enough: its argument
+    types do not depend on the data); then the costliest kernels, those of
+    the supply and capacity steps the run reaches last; then the rest of a
+    sample run, without its service areas (tracing them would compile nothing
+    more).
+    """
     import warnings
 
     try:
@@ -113,20 +128,39 @@ def _main(scenario: str) -> int:
     except OSError:
         pass
     warnings.simplefilter("ignore")
+    from pyproj import CRS
+
+    import numpy as np
+    import pandas as pd
+
+    from access.coverage.service_areas import service_areas
+    from access.network import osm
     from access.network.build import build_graph
     from access.routing.dijkstra import multi_source_nearest
     from access.routing.queries import reverse_graph
-    from access.study import Study, _modes_used
+    from access.scenario import load_scenario
+    from access.study import Study, _auto_crs, _modes_used
 
-    study = Study.read(scenario, quiet=True)
-    # The all-node search first: the run needs it right after snapping its cells,
-    # whose kernels it compiles itself meanwhile. One seed on the reverse graph,
-    # as the run searches, gives the argument types of the run's call.
-    for name in _modes_used(study.scenario):
-        g = reverse_graph(build_graph(study.edges, study.scenario.modes[name], study.crs))
+    sc = load_scenario(scenario)
+    edges = osm.read_network(sc.network)
+    crs = CRS.from_user_input(sc.crs) if sc.crs else _auto_crs(edges)
+    # One seed on the reverse graph, as the run searches: the argument types of its call.
+    for name in _modes_used(sc):
+        graph = build_graph(edges, sc.modes[name], crs)
+        g = reverse_graph(graph)
         if g.n_nodes:
             multi_source_nearest(g.indptr, g.indices, g.weights, [0], [0.0], [0], 1.0)
-    sample(study).build_networks().run()
+        tails = np.flatnonzero(np.diff(graph.indptr))
+        if sc.circles and len(tails):
+            service_areas(graph, edges.lines(crs), pd.DataFrame({"source": [0], "node": [int(tails[0])],
+                                                                 "seconds": [0.0]}), 60.0)
+    del edges
+
+    study = sample(Study.read(sc, quiet=True)).build_networks()
+    fac, snaps = study.snap_facilities(study.facilities)
+    study._supply(study.cells.copy(), fac, snaps)
+    study._capacity(study.cells.copy(), fac, snaps)
+    study.run(service_areas=False)
     mark_complete()
     return 0
 

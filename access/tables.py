@@ -377,37 +377,21 @@ def write_xlsx(tables: Mapping[str, pd.DataFrame], path, lang: str = "zh") -> Pa
     -------
     Path
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    from access.xlsx import Sheet, write_workbook
 
-    wb = Workbook()
-    wb.remove(wb.active)
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="E8F0E8")
+    sheets = []
     for title, table in tables.items():
-        ws = wb.create_sheet(title)
         table = rounded(table)
         cols = list(table.columns)
-        ws.append([header(c, lang) for c in cols])
-        for cell in ws[1]:
-            cell.font, cell.fill = bold, fill
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for rec in table.itertuples(index=False, name=None):
-            ws.append([_cell_value(v) for v in rec])
-        for j, c in enumerate(cols, start=1):
-            fmt = _XLSX_FORMATS[kind(c)]
-            letter = get_column_letter(j)
-            for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                row[0].number_format = fmt
-            ws.column_dimensions[letter].width = _width(header(c, lang), table[c])
-        frozen_col = 3 if cols[:2] == ["code", "name"] else 1
-        ws.freeze_panes = ws.cell(row=2, column=frozen_col)
-        if len(cols):
-            ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(1, len(table) + 1)}"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
+        sheets.append(Sheet(
+            title=title,
+            header=[header(c, lang) for c in cols],
+            rows=([_cell_value(v) for v in rec] for rec in table.itertuples(index=False, name=None)),
+            formats=[_XLSX_FORMATS[kind(c)] for c in cols],
+            widths=[_width(header(c, lang), table[c]) for c in cols],
+            frozen=(1, 2 if cols[:2] == ["code", "name"] else 0),
+        ))
+    return write_workbook(sheets, path)
 
 
 def _cell_value(v):
@@ -417,6 +401,8 @@ def _cell_value(v):
         return int(v)
     if isinstance(v, np.floating):
         return float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
     return v
 
 

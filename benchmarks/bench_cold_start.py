@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from access import precompile
+from access.cache import source_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,8 +64,6 @@ def run_demo(cache: Path, out: Path, helper: bool = True) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["ACCESS_CACHE_DIR"] = str(cache)
     if not helper:
-        from access.cache import source_key
-
         folder = cache / "numba" / source_key()
         folder.mkdir(parents=True, exist_ok=True)
         (folder / precompile.MARKER).touch()
@@ -108,11 +107,14 @@ def main() -> None:
             tmp = Path(tmp)
             load = os.getloadavg()[0]
             helped = precompile._idle_core()
+            key = source_key()
             cold = run_demo(tmp / "cache", tmp / "cold")
             warm = run_demo(tmp / "cache", tmp / "warm")
             serial = run_demo(tmp / "cache-serial", tmp / "serial", helper=False)
             print(f"run {i + 1} (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, "
                   f"{os.cpu_count()} cores)")
+            if source_key() != key:
+                print("  kernel sources changed during the run (a new cache folder): the figures do not compare")
             report("  cold (empty cache, kernels compiled ahead by the helper)" if helped else
                    "  cold (empty cache; machine busy, so no helper)", cold, args.kernels)
             report("  cold without the helper (peer)", serial, args.kernels)

@@ -35,6 +35,30 @@ sys.exit(rc)
 """
 
 
+# Runs the helper as ``python -m access.precompile`` does and prints the module of
+# each kernel it compiles, in order (numba's compile events are the oracle).
+_HELPER_ORDER = r"""
+import runpy, sys
+from numba.core import event
+seen = []
+class Listener(event.Listener):
+    def on_start(self, ev):
+        pass
+    def on_end(self, ev):
+        f = ev.data["dispatcher"].py_func
+        if f.__module__.startswith("access"):
+            seen.append(f.__module__)
+event.register("numba:compile", Listener())
+sys.argv = ["access.precompile", sys.argv[1]]
+try:
+    runpy.run_module("access.precompile", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+print(" ".join(seen))
+sys.exit(code)
+"""
+
+
 def _env(tmp_path: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["ACCESS_CACHE_DIR"] = str(tmp_path / "cache")
@@ -48,10 +72,18 @@ def _folder(tmp_path: Path) -> Path:
 @pytest.mark.skipif(not DEMO.exists(), reason="demo inputs not in this checkout")
 def test_after_the_helper_the_demo_compiles_no_kernel(tmp_path):
     env = _env(tmp_path)
-    helper = subprocess.run([sys.executable, "-m", "access.precompile", str(DEMO)], env=env, cwd=ROOT,
+    helper = subprocess.run([sys.executable, "-c", _HELPER_ORDER, str(DEMO)], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=900)
     assert helper.returncode == 0, helper.stderr
     assert (_folder(tmp_path) / precompile.MARKER).exists()
+    # from the road network alone, the all-node search (the run needs it right after
+    # snapping) and the painting kernel, before any snapping of the sample; then the
+    # supply and capacity kernels (the run's last) before the rest of the sample run
+    order = helper.stdout.split()
+    assert order[0] == "access.routing.dijkstra"
+    assert order.index("access.coverage.service_areas") < order.index("access.network.snap")
+    far = [i for i, m in enumerate(order) if m in ("access.routing.sums", "access.coverage.capacity")]
+    assert far and far[-1] < len(order) - 1
     run = subprocess.run([sys.executable, "-c", _COUNT_COMPILES, str(tmp_path / "out")], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr

@@ -150,8 +150,8 @@ def test_report_escapes_every_text(tmp_path):
     doc = _Doc()
     doc.feed(page)
     assert "script" not in doc.tags  # the page has no scripts at all
-    # every image is one of our embedded PNG charts
-    assert len(doc.imgs) == 2 and all(i["src"].startswith("data:image/png;base64,") for i in doc.imgs)
+    # every image is one of our embedded charts: the Lorenz panels (SVG) and the bars (PNG)
+    assert [i["src"].split(",")[0] for i in doc.imgs] == ["data:image/svg+xml;base64", "data:image/png;base64"]
     text = "".join(doc.text)
     for literal in (XSS_SCRIPT, XSS_IMG, "测试县报告"):
         assert literal in text
@@ -182,12 +182,12 @@ def test_report_table_sorted_by_gap_and_formatted(tmp_path):
     assert "步行速度 4.5 km/h (assumption)" in text
 
 
-def test_charts_are_real_pngs(tmp_path):
+def test_bar_chart_is_a_real_png(tmp_path):
     from PIL import Image
 
     page = _write(tmp_path, xss=False).read_text(encoding="utf-8")
     uris = re.findall(r"src='data:image/png;base64,([^']+)'", page)
-    assert len(uris) == 2
+    assert len(uris) == 1
     for u in uris:
         img = np.asarray(Image.open(io.BytesIO(base64.b64decode(u))).convert("L"), dtype=float)
         assert img.shape[0] > 200 and img.shape[1] > 300

@@ -8,9 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
 from access.coverage.service_areas import (
+    _fill_pinches,
     dissolve,
     dissolve_by_category,
     reached_segments,
@@ -170,3 +173,48 @@ def test_bad_inputs():
     with pytest.raises(InputError, match="edge row"):
         service_areas(g, edges.iloc[:1], pd.DataFrame(
             {"source": [0], "node": [0], "seconds": [0.0]}), 10.0)
+
+
+def _pinched(mask: np.ndarray) -> list[tuple[int, int]]:
+    """2 x 2 blocks whose set pixels touch only at a corner (plain loops)."""
+    h, w = mask.shape
+    out = []
+    for i in range(h - 1):
+        for j in range(w - 1):
+            a, b, c, d = mask[i, j], mask[i, j + 1], mask[i + 1, j], mask[i + 1, j + 1]
+            if (a and d and not b and not c) or (b and c and not a and not d):
+                out.append((i, j))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 24), st.integers(2, 24), st.floats(0.2, 0.7))
+def test_raster_polygons_are_valid_after_filling_pinches(seed, h, w, density):
+    from affine import Affine
+    from rasterio import features
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((h, w)) < density
+    mask[[0, -1], :] = mask[:, [0, -1]] = False  # a margin, as the grid of _raster_areas has
+    before = mask.copy()
+    _fill_pinches(mask)
+    assert _pinched(mask) == []
+    assert (mask | before).sum() == mask.sum()  # pixels are only added
+    # each added pixel joins two set pixels that touched only at a corner
+    pad = np.pad(mask, 1).astype(int)
+    for i, j in zip(*np.nonzero(mask & ~before)):
+        assert pad[i, j + 1] + pad[i + 2, j + 1] + pad[i + 1, j] + pad[i + 1, j + 2] >= 2
+    parts = [shapely.geometry.shape(g) for g, _ in
+             features.shapes(mask.view(np.uint8), mask=mask, transform=Affine(2.0, 0, 0, 0, 2.0, 0), connectivity=8)]
+    geom = shapely.multipolygons(parts) if parts else shapely.Polygon()
+    assert geom.is_valid
+    assert geom.area == pytest.approx(4.0 * mask.sum())
+
+
+def test_dissolve_returns_a_single_area_as_drawn():
+    g, edges, G = _grid_network()
+    nt, _ = _node_times(G, [0], 400.0)
+    a = service_areas(g, edges, nt, 400.0, buffer_m=10.0, resolution_m=5.0)
+    one = dissolve(a)
+    assert one.is_valid and one is a.geometry.values[0]
+    assert one.area == pytest.approx(shapely.union_all(a.geometry.values).area)

@@ -233,9 +233,31 @@ def _paint(x0, y0, x1, y1, ptr, buffer_m, res, ox, oy, shape_hw, out_ptr, out):
 _paint_jit = numba.njit(cache=True, nogil=True)(_paint) if numba is not None else _paint
 
 
-def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: float,
-                  simplify: bool = True):
-    """Buffered pieces per source, drawn on a ``res`` grid and polygonised."""
+def _fill_pinches(mask: np.ndarray) -> None:
+    """Turn on a pixel of every 2 x 2 block whose two set pixels touch only at a corner.
+
+    In place, on a boolean mask. Such a block would give a ring that touches
+    itself or another ring at a point, which GEOS counts as invalid; with one
+    more pixel per pinch (and per pinch that pixel makes along a diagonal
+    staircase) every polygon is valid as drawn and needs no union to repair it.
+    """
+    while True:
+        a, b, c, d = mask[:-1, :-1], mask[:-1, 1:], mask[1:, :-1], mask[1:, 1:]
+        falling = a & d & ~b & ~c
+        rising = b & c & ~a & ~d
+        if not (falling.any() or rising.any()):
+            return
+        b |= falling  # views: written into the mask
+        a |= rising
+
+
+def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: float):
+    """Buffered pieces per source, drawn on a ``res`` grid and polygonised.
+
+    The outlines follow the pixel edges, unsimplified: a topology-preserving
+    simplification by half a pixel took as long as the polygonising and
+    removed under a fifth of the vertices (maps simplify for display anyway).
+    """
     import rasterio
     from affine import Affine
     from rasterio import features
@@ -281,6 +303,7 @@ def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: flo
             if not has[s]:
                 continue
             m = out[out_ptr[s]:out_ptr[s + 1]].reshape(h[s], w[s])
+            _fill_pinches(m.view(bool))
             tr = Affine(res, 0.0, ox[s], 0.0, res, oy[s])
             for geom, _ in features.shapes(m, mask=m.view(bool), transform=tr, connectivity=8):
                 for ring in geom["coordinates"]:
@@ -302,9 +325,6 @@ def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: flo
         got = np.bincount(sp, minlength=len(usrc)) > 0
         polys[got] = multi[got]
         polys[one] = parts[first[one]]
-    if simplify:
-        # Stair steps of the grid removed; boundary moves < res/2 more.
-        polys = shapely.simplify(polys, res * 0.5, preserve_topology=True)
     return usrc, polys
 
 
@@ -331,8 +351,8 @@ def service_areas(graph: Graph, edges, node_times: pd.DataFrame, limit_s: float,
         ``"raster"`` (default, fast): the buffered pieces are drawn on a grid
         of ``resolution_m`` (a pixel is in when its centre lies within
         ``buffer_m`` of a reached piece, numba), polygonised with
-        ``rasterio.features.shapes`` and simplified by half a pixel: the
-        boundary is within about ``resolution_m`` of the exact buffer.
+        ``rasterio.features.shapes`` along the pixel edges: the boundary is
+        within about ``resolution_m`` of the exact buffer.
         ``"exact"``: one MultiLineString per source buffered by GEOS (about
         10x slower).
     resolution_m : float, optional
@@ -384,9 +404,15 @@ def service_areas(graph: Graph, edges, node_times: pd.DataFrame, limit_s: float,
 
 
 def dissolve(areas: gpd.GeoDataFrame):
-    """Union of all service-area polygons (one geometry; empty if none)."""
+    """Union of all service-area polygons (one geometry; empty if none).
+
+    A single area is returned as it is: :func:`service_areas` draws valid
+    polygons, so a union would only repeat it (at the cost of a full overlay).
+    """
     if not len(areas):
         return shapely.Polygon()
+    if len(areas) == 1:
+        return areas.geometry.values[0]
     return shapely.union_all(areas.geometry.values)
 
 

@@ -4,15 +4,17 @@ A single file to attach to a memo or print on A4: headline figures (each
 person counted once), coverage by township for every circle with its scope
 and demand group, the ranked gaps, township rules not met, supply against
 per-1,000 targets, equity with a Lorenz curve per circle, the standards and
-assumptions with their sources, input accounting and the methods. Charts
-are PNG data URIs drawn with Matplotlib's Agg backend. Every table is
+assumptions with their sources, input accounting and the methods. The
+Lorenz panels are one SVG data URI (:mod:`access.maps.lorenz`, text drawn by
+the browser with the page's fonts); the optional bar chart is a PNG data URI
+drawn with Matplotlib's Agg backend. Every table is
 numbered and its caption sits in its header, which the print stylesheet
 repeats on every page the table spans; rows never split across pages.
 Every piece of text goes through :func:`access.maps.text.inert`; the page contains no
 JavaScript at all.
 
-Chinese chart labels need a CJK font (Debian: ``fonts-noto-cjk``). Without
-one, charts fall back to English labels (and township numbers instead of
+Chinese labels of the bar chart need a CJK font (Debian: ``fonts-noto-cjk``).
+Without one, it falls back to English labels (and township numbers instead of
 Chinese names) rather than drawing empty boxes; the HTML text is unaffected.
 """
 
@@ -211,47 +213,21 @@ def _lorenz_series(val) -> tuple[np.ndarray, np.ndarray, float]:
     return lorenz_curve(x, w)
 
 
-def _lorenz_chart(lorenz: Mapping, circles: dict, lang: str, font: str | None) -> str | None:
-    """One small Lorenz panel per circle (or series), Gini in each title."""
-    import matplotlib
+def _lorenz_chart(lorenz: Mapping, circles: dict, lang: str) -> str | None:
+    """One small Lorenz panel per circle (or series), Gini in each title: an SVG data URI."""
+    from access.maps.lorenz import Panel, lorenz_svg, svg_data_uri
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    chart_lang = lang if (lang == "en" or font) else "en"
-    series = list(lorenz.items())
-    if not series:
-        return None
-    ncols = min(3, len(series))
-    nrows = math.ceil(len(series) / ncols)
-    fig = Figure(figsize=(3.1 * ncols, 3.0 * nrows + 0.4), layout="constrained")
-    for i, (key, val) in enumerate(series):
+    panels = []
+    for key, val in lorenz.items():
         p, v, gini = _lorenz_series(val)
-        if len(p) > 2000:  # a curve of a million cells draws the same at 2,000 points
-            grid = np.linspace(0.0, 1.0, 2001)
-            p, v = grid, np.interp(grid, p, v)
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        ax.plot([0, 1], [0, 1], color="#888", linestyle="--", linewidth=0.8)
-        ax.fill_between(p, v, p, color="#1a9641", alpha=0.12)
-        ax.plot(p, v, color="#1a9641", linewidth=1.6)
-        label = _series_label(str(key), circles, chart_lang)
-        if not font:
-            label = _ascii_or(label, str(key))
-        title = _mpl(label)
+        title = [_series_label(str(key), circles, lang)]
         if np.isfinite(gini):
-            title += f"\n{L.ui('gini', chart_lang)} {gini:.3f}"
-        ax.set_title(title, fontsize=9)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_aspect("equal")
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-        if i % ncols == 0:
-            ax.set_ylabel(L.ui("lorenz_y", chart_lang), fontsize=8)
-        if i >= len(series) - ncols:
-            ax.set_xlabel(L.ui("lorenz_x", chart_lang), fontsize=8)
-    fig.suptitle(L.ui("lorenz_title", chart_lang), fontsize=10)
-    return _png_data_uri(fig)
+            title.append(f"{L.ui('gini', lang)} {gini:.3f}")
+        panels.append(Panel(p, v, title))
+    if not panels:
+        return None
+    return svg_data_uri(lorenz_svg(panels, L.ui("lorenz_title", lang), L.ui("lorenz_x", lang),
+                                   L.ui("lorenz_y", lang)))
 
 
 def _bars_chart(bars: pd.DataFrame, circles: dict, lang: str, font: str | None) -> str | None:
@@ -502,13 +478,11 @@ def write_report(
             )
         township_table = township_table.sort_values(sort_by, ascending=ascending, kind="stable")
     cmap = _circle_lookup(circles)
-    with _chart_fonts() as font:
-        lorenz_uri = _lorenz_chart(lorenz, cmap, lang, font) if lorenz else None
-        bars_uri = (
-            _bars_chart(coverage_bars, cmap, lang, font)
-            if coverage_bars is not None and len(coverage_bars)
-            else None
-        )
+    lorenz_uri = _lorenz_chart(lorenz, cmap, lang) if lorenz else None
+    bars_uri = None
+    if coverage_bars is not None and len(coverage_bars):
+        with _chart_fonts() as font:
+            bars_uri = _bars_chart(coverage_bars, cmap, lang, font)
 
     numbering = _Numbering(lang)
     parts = [f"<h1>{esc(title)}</h1>"]
@@ -682,8 +656,7 @@ def write_study_report(study, results, path, *, lang: str | None = None) -> Path
                                    wide=len(eq.columns) > 9))
     lorenz = _lorenz_inputs(study, cells)
     if lorenz:
-        with _chart_fonts() as font:
-            uri = _lorenz_chart(lorenz, cmap, lang, font)
+        uri = _lorenz_chart(lorenz, cmap, lang)
         if uri:
             equity_blocks.append(("img", uri, L.ui("lorenz_each", lang)))
     sections.append(Section("equity", L.ui("equity", lang), equity_blocks))
