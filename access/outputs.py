@@ -29,9 +29,13 @@ def cells_table(study, results) -> pd.DataFrame:
     columns share the cells' arrays where they can (10^6 rows x 100
     columns); :func:`write_cells` narrows what it writes.
     """
+    return cell_columns(results.cells, study.scenario.circles)
+
+
+def cell_columns(cells: gpd.GeoDataFrame, circles) -> pd.DataFrame:
+    """:func:`cells_table` of any cells with points (a whole study's, or one part's)."""
     from pyproj import Transformer
 
-    cells = results.cells
     x, y = cells.geometry.x.to_numpy(), cells.geometry.y.to_numpy()
     lon, lat = Transformer.from_crs(cells.crs, 4326, always_xy=True).transform(x, y)
     cols = {
@@ -49,7 +53,7 @@ def cells_table(study, results) -> pd.DataFrame:
         if col == "urban" or col.startswith(("pop_", "t_", "in_", "reachable_", "why_unreachable_", "missing_")):
             v = cells[col]
             cols[col] = v.to_numpy() if isinstance(v.dtype, np.dtype) else v.array  # keeps nullable dtypes
-    for c in study.scenario.circles:  # 设施完备度: share of the circle's services within reach
+    for c in circles:  # 设施完备度: share of the circle's services within reach
         flags = [f"in_{c.name}__{s}" for s in c.requirements]
         if all(f in cells for f in flags):
             cols[f"completeness_{c.name}"] = cells[flags].fillna(False).to_numpy(bool).mean(axis=1)
@@ -82,6 +86,36 @@ def write_cells(table: pd.DataFrame, path: Path, rows: int = CELL_ROWS) -> Path:
             part = table.iloc[start:start + rows]
             arrays = [_arrow_array(part[c], t) for c, t in types.items()]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+    return path
+
+
+def write_cell_parts(paths: list[str | Path], path: Path) -> Path:
+    """Join the parts' :func:`write_cells` files into one ``cells.parquet``, a row group at a time.
+
+    Parts are written in the order given. A column whose type differs
+    between parts (a part where it is empty everywhere) takes the type of
+    the parts that hold values.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas = [pq.read_schema(p) for p in paths]
+    names = list(dict.fromkeys(n for sch in schemas for n in sch.names))
+    fields = []
+    for n in names:
+        kinds = list(dict.fromkeys(sch.field(n).type for sch in schemas if n in sch.names))
+        # large strings stand for a column with no value in that part (see _arrow_type)
+        fields.append(pa.field(n, next((k for k in kinds if k != pa.large_string()), kinds[0])))
+    schema = pa.schema(fields)
+    text = [f.name for f in fields if f.type == pa.large_string()]
+    with pq.ParquetWriter(path, schema, use_dictionary=text or False) as writer:
+        for p in paths:
+            part = pq.ParquetFile(p)
+            for i in range(part.num_row_groups):
+                t = part.read_row_group(i)
+                arrays = [t.column(f.name).cast(f.type) if f.name in t.column_names
+                          else pa.nulls(len(t), f.type) for f in fields]
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
     return path
 
 
@@ -177,7 +211,9 @@ def _write_files(study, results, out: Path, lang: str, offline: bool, quiet: boo
 
 def _write_tables(study, results, out: Path) -> list[Path]:
     """cells.parquet, the CSV tables and the GeoPackages of gaps and service areas."""
-    files = [write_cells(cells_table(study, results), out / "cells.parquet")]
+    parts = getattr(results, "cell_files", None)  # a partitioned run's unit files
+    files = [write_cell_parts(parts, out / "cells.parquet") if parts
+             else write_cells(cells_table(study, results), out / "cells.parquet")]
     for name, table in (("coverage_county.csv", results.coverage_county), ("coverage_township.csv", results.coverage_township)):
         files.append(_csv(table, out / name))
     if getattr(study, "categories", None) is not None:

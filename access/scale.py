@@ -7,9 +7,15 @@ mode's top speed, so every route of at most that time from a cell of the unit
 stays inside the part: the per-cell times and circle flags are identical to
 the single-process run. Parts run as tasks on a ``dask.distributed`` cluster
 (a ``LocalCluster`` by default, or an existing scheduler) and stream their
-cells to Parquet; the coordinator then merges them and computes the coverage
-tables, gaps and equity from the merged cells with the same code as
-:meth:`access.study.Study.run`.
+cells to Parquet. Once every mode of a unit is done, a reduce task puts the
+unit's columns together on a worker, writes the unit's rows of
+``cells.parquet`` and traces the unit's gaps (gaps are split by township, and
+the tracing raster is aligned to the whole study, so they equal the whole
+study's). The coordinator never holds every cell's columns: it reads back
+only the columns the coverage tables, equity and report need (no points, no
+per-category times) and computes them with the same code as
+:meth:`access.study.Study.run`; ``cells.parquet`` is joined from the unit
+files one row group at a time (:func:`access.outputs.write_cell_parts`).
 
 Supply ratios (``[[targets]]``) need demand across partition borders. Each
 part streams its cells' catchment pairs to Parquet and returns its share of
@@ -20,6 +26,7 @@ pairs, one part file at a time. The result equals the single-process 2SFCA.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -41,9 +48,13 @@ from access.routing import queries
 from access.scenario import Scenario, load_scenario
 from access.siting import fca
 from access.siting import supply as supply_mod
-from access.study import Results, Study, _empty_areas, summarise
+from access.study import Results, Study, _cell_size, _empty_areas, summarise
 
-__all__ = ["Part", "top_speed_kmh", "buffer_m", "partitions", "run_part", "run_partitioned"]
+__all__ = ["Part", "top_speed_kmh", "buffer_m", "partitions", "run_part", "reduce_unit", "run_partitioned"]
+
+#: cell columns every unit's reduced file keeps for the coordinator's tables
+#: (besides ``pop_*``, ``reachable_*`` and each circle's time and flags)
+_LIGHT = ("cell_id", "population", "urban", "county", "county_name", "township", "township_name")
 
 
 @dataclass
@@ -55,6 +66,7 @@ class Part:
     mode: str
     study: Study
     owned_facilities: np.ndarray  # bool per facility of ``study``: located inside the unit
+    rows: np.ndarray  # positions of the unit's cells in the whole study's cells
 
 
 def top_speed_kmh(edges, mode: TravelMode) -> float:
@@ -83,7 +95,7 @@ def _units(study: Study, by: str) -> tuple[np.ndarray, gpd.GeoDataFrame | None]:
     return study.cells[by].astype(str).to_numpy(), study.counties if by == "county" else study.townships
 
 
-def partitions(study: Study, by: str = "county") -> Iterator[Part]:
+def partitions(study: Study, by: str = "county", xy: np.ndarray | None = None) -> Iterator[Part]:
     """Split a study (read, graphs not built) into parts per unit and mode, lazily.
 
     Parameters
@@ -91,6 +103,10 @@ def partitions(study: Study, by: str = "county") -> Iterator[Part]:
     study : Study
         From :meth:`Study.read`; cells carry ``county``/``township`` codes.
     by : {"county", "township"}
+    xy : ndarray, shape (n_cells, 2), optional
+        The cells' points as x, y (metres) when ``study.cells`` holds none
+        (:func:`run_partitioned` lets a province's point objects go); each
+        part gets its cells' points back from them.
 
     Yields
     ------
@@ -99,7 +115,8 @@ def partitions(study: Study, by: str = "county") -> Iterator[Part]:
     """
     sc = study.scenario
     codes, polygons = _units(study, by)
-    xy = np.column_stack([study.cells.geometry.x.to_numpy(), study.cells.geometry.y.to_numpy()])
+    if xy is None:
+        xy = np.column_stack([study.cells.geometry.x.to_numpy(), study.cells.geometry.y.to_numpy()])
     fxy = np.column_stack([study.facilities.geometry.x.to_numpy(), study.facilities.geometry.y.to_numpy()])
     ebox = study.edges.bounds(study.crs)
     owner = _facility_units(study, polygons)
@@ -111,6 +128,9 @@ def partitions(study: Study, by: str = "county") -> Iterator[Part]:
     for unit in order.index:
         rows = rows_of[unit]
         lo, hi = xy[rows].min(0), xy[rows].max(0)
+        cells = study.cells.iloc[rows]
+        if not isinstance(cells, gpd.GeoDataFrame):
+            cells = gpd.GeoDataFrame(cells, geometry=gpd.points_from_xy(xy[rows, 0], xy[rows, 1]), crs=study.crs)
         for m in modes:
             b = buffers[m]
             x0, y0, x1, y1 = lo[0] - b, lo[1] - b, hi[0] + b, hi[1] + b
@@ -121,7 +141,7 @@ def partitions(study: Study, by: str = "county") -> Iterator[Part]:
             part = replace(
                 study,
                 scenario=part_sc,
-                cells=study.cells.iloc[rows],
+                cells=cells,
                 facilities=study.facilities[keep_f],
                 edges=study.edges.subset(keep_e),
                 networks={},
@@ -131,7 +151,7 @@ def partitions(study: Study, by: str = "county") -> Iterator[Part]:
                 memo={},
             )
             yield Part(key=f"{unit}-{m}", unit=str(unit), mode=m, study=part,
-                       owned_facilities=(owner[keep_f] == unit))
+                       owned_facilities=(owner[keep_f] == unit), rows=rows)
 
 
 def _modes(sc: Scenario) -> list[str]:
@@ -186,19 +206,128 @@ def run_part(part: Part, out_dir: str | Path, service_areas: bool = True) -> dic
     net = st.networks[part.mode]
     supply = {t.name: part_supply(st, t, fac, snaps, Path(out_dir) / f"supply_{stem}_{i}.parquet")
               for i, t in enumerate(st.scenario.targets)}
+    n_cells, n_nodes = int(len(cells)), int(net.graph.n_nodes)
+    snapped = dict(zip(fac["facility_id"].astype(str), fac[col].astype(bool)))
+    st.networks, st.memo = {}, {}
+    del cells, net, fac, snaps
+    _release_memory()  # a worker runs dozens of parts: their freed blocks go back, not to the heap
     return {
         "key": part.key,
         "unit": part.unit,
         "mode": part.mode,
-        "cells": int(len(cells)),
-        "nodes": int(net.graph.n_nodes),
+        "cells": n_cells,
+        "nodes": n_nodes,
         "seconds": time.perf_counter() - t0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "path": str(path),
-        "snapped": dict(zip(fac["facility_id"].astype(str), fac[col].astype(bool))),
+        "snapped": snapped,
         "areas": areas,
         "supply": supply,
     }
+
+
+def reduce_unit(unit: str, base: gpd.GeoDataFrame, done: list[dict], scenario: Scenario, out_dir: str | Path,
+                cell_size: tuple[float, float], origin: tuple[float, float], neighbours: np.ndarray) -> dict:
+    """Put a unit's mode parts together in a worker: its rows of ``cells.parquet``, its gaps.
+
+    Parameters
+    ----------
+    unit : str
+    base : GeoDataFrame
+        The unit's cells as read (points, persons, units), with ``_row``:
+        their positions in the whole study.
+    done : list of dict
+        :func:`run_part` of every mode of the unit.
+    scenario : Scenario
+    out_dir : path
+    cell_size : (float, float)
+        The whole study's grid spacing, metres (:func:`access.study._cell_size`).
+    origin : (float, float)
+        The whole study's lowest x and highest y, metres: gaps are traced on
+        the whole study's raster.
+    neighbours : ndarray, shape (k, 2)
+        x, y (metres) of the other units' cells around this one: they keep
+        the raster pixels nearest to them, as in the whole study.
+
+    Returns
+    -------
+    dict with ``unit``, ``cells`` (count), ``cells_path`` (the unit's rows of
+    ``cells.parquet``), ``light_path`` (the columns the coordinator's tables
+    read, with ``_row``), ``gaps`` (GeoDataFrame, gaps of every circle
+    ranked within the unit, facility names left empty), ``seconds`` and
+    ``peak_rss_mb``.
+    """
+    from access.coverage import demand as demand_mod
+    from access.coverage import gaps as gaps_mod
+    from access.outputs import cell_columns, write_cells
+
+    t0 = time.perf_counter()
+    sc = scenario
+    ids = base["cell_id"].to_numpy()
+    cols: dict[str, object] = {}
+    for d in sorted(done, key=lambda d: d["mode"]):
+        df = pd.read_parquet(d["path"])
+        if len(df) != len(ids) or not np.array_equal(df["cell_id"].to_numpy(), ids):
+            raise RuntimeError(f"part {d['key']}: its {len(df):,} rows are not the unit's {len(ids):,} cells "
+                               "in order")
+        cols.update({c: df[c].array for c in df.columns.drop("cell_id")})
+    cells = gpd.GeoDataFrame(pd.concat([base.drop(columns=[c for c in cols if c in base.columns]),
+                                        pd.DataFrame(cols, index=base.index, copy=False)], axis=1),
+                             geometry=base.geometry.name, crs=base.crs)
+    stem = _stem(f"unit-{unit}")
+    cells_path = Path(out_dir) / f"unit_{stem}.parquet"
+    write_cells(cell_columns(cells, sc.circles), cells_path)
+    flags = {f"t_{c.name}" for c in sc.circles} | {f"in_{c.name}" for c in sc.circles} | {
+        f"in_{c.name}__{s}" for c in sc.circles for s in c.requirements}
+    light = [c for c in cells.columns
+             if c in _LIGHT or c in flags or c.startswith(("pop_", "reachable_")) or c == "_row"]
+    light_path = Path(out_dir) / f"light_{stem}.parquet"
+    pd.DataFrame(cells[light]).to_parquet(light_path, index=False)
+    demand = demand_mod.demand_map(sc.groups, sc.demand)
+    gaps = [gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes, demand=demand, origin=origin,
+                               neighbours=neighbours) for c in sc.circles]
+    n_cells = int(len(cells))
+    del cells, cols
+    _release_memory()
+    return {
+        "unit": unit,
+        "cells": n_cells,
+        "cells_path": str(cells_path),
+        "light_path": str(light_path),
+        "gaps": [g for g in gaps if len(g)],
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def merge_gaps(frames: list[gpd.GeoDataFrame], circles, facilities: pd.DataFrame, crs) -> gpd.GeoDataFrame:
+    """Every unit's gaps ranked together per circle, nearest facilities named.
+
+    Gaps never cross a township, so a unit's gaps are the whole study's gaps
+    in that unit; ranks and ``gap_id`` are given again over all units, in
+    the order of :func:`access.coverage.gaps.rank_order`.
+    """
+    from access.coverage import gaps as gaps_mod
+
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=crs)
+    allg = pd.concat(frames, ignore_index=True)
+    parts = []
+    for c in circles:
+        g = allg[allg["circle"] == c.name]
+        if not len(g):
+            continue
+        first = next(f for f in frames if (f["circle"] == c.name).any())
+        g = gaps_mod.rank_order(g[[k for k in first.columns]]).reset_index(drop=True)
+        g["gap_id"] = [f"{c.name}-{i + 1}" for i in range(len(g))]
+        g["rank"] = np.arange(1, len(g) + 1)
+        near = {s: g[f"nearest_{s}"].astype(str).to_numpy(object) for s in c.requirements if f"nearest_{s}" in g}
+        names = gaps_mod._facility_names(facilities, set().union(*near.values()) - {""} if near else set())
+        for s, ids in near.items():
+            g[f"nearest_name_{s}"] = [names.get(f, "") for f in ids]
+        parts.append(g)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
 
 
 def part_supply(study: Study, target, fac: gpd.GeoDataFrame, snaps: dict, path: Path) -> dict:
@@ -302,12 +431,16 @@ def run_partitioned(
     Returns
     -------
     study : Study
-        The study as read by the coordinator (no graphs).
+        The study as read by the coordinator (no graphs; its cells emptied
+        once they went to the parts).
     results : Results
-        Same contract as :meth:`Study.run`.
+        Same tables as :meth:`Study.run`; ``cells`` holds only the columns
+        the tables and report read (no points, no per-category times) and
+        ``cell_files`` the unit files ``cells.parquet`` is joined from.
     summary : dict
-        ``seconds``, ``peak_rss_mb`` (coordinator and workers), ``workers``
-        and ``parts`` (one dict per part without its data).
+        ``seconds``, ``peak_rss_mb`` (coordinator and workers), ``workers``,
+        ``parts`` (one dict per part without its data) and ``units`` (one
+        per unit's reduce task).
     """
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -319,7 +452,20 @@ def run_partitioned(
     out = Path(out_dir)
     (out / "parts").mkdir(parents=True, exist_ok=True)
     study = Study.read(sc, quiet=quiet)
-    n_parts = len(set(_units(study, by)[0])) * len(_modes(sc))
+    rss = {"read": _rss_mb()}  # the coordinator's peak so far after each step, MB
+    n_units = len(set(_units(study, by)[0]))
+    n_modes = len(_modes(sc))
+    with progress.step("measuring the population grid"):
+        cell_size = _cell_size(study.cells)
+        pts = study.cells.geometry.values
+        xy = np.column_stack([shapely.get_x(pts), shapely.get_y(pts)])
+        origin = (float(np.nanmin(xy[:, 0])), float(np.nanmax(xy[:, 1])))
+        del pts
+        # the parts get their points back from x, y: a province's 10^7 point
+        # objects are the largest thing this process would hold
+        study.cells = pd.DataFrame(study.cells.drop(columns=study.cells.geometry.name))
+        gc.collect()
+        _release_memory()
 
     cluster = None
     if scheduler is None:
@@ -327,6 +473,7 @@ def run_partitioned(
                                dashboard_address=None, memory_limit=0)
     client = Client(scheduler or cluster)
     done: list[dict] = []
+    units: list[dict] = []
     skipped = [t.name for t in sc.targets if t.allocate]
     if skipped:
         # allocation serves persons facility by facility across the whole study: no per-part form
@@ -337,35 +484,59 @@ def run_partitioned(
         client.run(install_warning_format)  # workers print warnings as one clean line too
         in_flight = 2 * max(1, len(client.scheduler_info()["workers"]))
         pending = as_completed()
-        bar = progress.bar(n_parts, f"parts (by {by})", unit="part")
+        bar = progress.bar(n_units * (n_modes + 1), f"parts and their merges (by {by})", unit="task")
 
         def collect(fut) -> None:
-            done.append(fut.result())
-            fut.release()
+            # no early release: a part's result may still wait for its unit's merge
+            # task to be submitted; futures let go when no longer referenced
+            r = fut.result()
+            (done if "mode" in r else units).append(r)
             bar.update(1)
 
-        for part in partitions(study, by=by):
+        unit_futs: list = []
+        for part in partitions(study, by=by, xy=xy):
             while pending.count() >= in_flight:
                 collect(next(pending))
             # scatter without hashing: parts carry road tables, which should not
             # travel inside the task graph, and tokenising them costs seconds
             data = client.scatter(part, hash=False)
-            pending.add(client.submit(run_part, data, str(out / "parts"), service_areas,
-                                      key=f"part-{part.key}", pure=False))
-            del part, data
+            fut = client.submit(run_part, data, str(out / "parts"), service_areas, key=f"part-{part.key}",
+                                pure=False)
+            pending.add(fut)
+            unit_futs.append(fut)
+            if len(unit_futs) == n_modes:  # the unit's modes come one after another
+                base = client.scatter(part.study.cells.assign(_row=part.rows), hash=False)
+                near = client.scatter(_neighbours(xy, part.rows, max(cell_size)), hash=False)
+                pending.add(client.submit(reduce_unit, part.unit, base, unit_futs, sc, str(out / "parts"),
+                                          cell_size, origin, near, key=f"unit-{part.key}", pure=False))
+                unit_futs = []
+                del base, near
+            del part, data, fut
+        # every cell went to a part: the coordinator lets go of the points and columns it read
+        n_cells = len(study.cells)
+        study.cells = study.cells.iloc[:0].copy()  # a copy: an empty slice would keep every column alive
+        del xy
+        gc.collect()
+        _release_memory()
+        rss["parts_sent"] = _rss_mb()
         for fut in pending:
             collect(fut)
         bar.close()
         # the workers dissolve service areas while this process summarises
         unions = _submit_unions(client, [d.pop("areas") for d in done])
+        rss["parts_done"] = _rss_mb()
         with progress.step("merging parts"):
-            cells, fac = _merge(study, done)
+            cells = _light_cells(units, n_cells)
+            fac = _facility_flags(study, done)
+            gaps = merge_gaps([g for u in units for g in u.pop("gaps")], sc.circles, study.facilities, study.crs)
+        rss["merged"] = _rss_mb()
         timings = dict(study.timings)
-        tables = summarise(sc, study.crs, cells, fac, study.townships, timings, progress)
+        tables = summarise(sc, study.crs, cells, fac, study.townships, timings, progress, gaps=gaps)
         with progress.step("supply ratios across parts"):
             supply = merge_supply(study, cells, done)
         with progress.step("dissolving service areas"):
             areas = _gather_unions(study.crs, client, unions)
+        rss["tables"] = _rss_mb()
         worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     finally:
         client.close()
@@ -373,7 +544,7 @@ def run_partitioned(
             cluster.close()
 
     results = Results(cells=cells, facilities=fac, service_areas=areas, supply=supply, timings=timings,
-                      **tables)
+                      cell_files=[u["cells_path"] for u in sorted(units, key=lambda u: u["unit"])], **tables)
     seconds = time.perf_counter() - t0
     coordinator = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     for d in done:
@@ -384,45 +555,67 @@ def run_partitioned(
         "workers": len(worker_rss),
         "peak_rss_mb": max([coordinator, *worker_rss.values()]),
         "coordinator_rss_mb": coordinator,
+        "coordinator_rss_steps_mb": rss,
         "worker_rss_mb": list(worker_rss.values()),
         "parts": sorted(done, key=lambda d: d["key"]),
+        "units": sorted(units, key=lambda u: u["unit"]),
         "capacity_allocation_skipped": skipped,
     }
     results.timings["partitioned_total"] = seconds
     return study, results, summary
 
 
-def _merge(study: Study, done: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """The study's cells joined with every part's columns, in the study's cell order."""
-    by_mode: dict[str, list[pd.DataFrame]] = {}
-    for d in done:
-        by_mode.setdefault(d["mode"], []).append(pd.read_parquet(d["path"]))
-    index = pd.Index(study.cells["cell_id"].to_numpy())
-    n = len(index)
-    new: dict[str, object] = {}
-    for frames in by_mode.values():
-        df = pd.concat(frames, ignore_index=True)
-        pos = index.get_indexer(df["cell_id"])
-        # units partition the cells: every cell is in exactly one part per mode
-        if len(df) != n or (pos < 0).any() or np.bincount(pos, minlength=n).max() != 1:
-            raise RuntimeError(f"parts hold {len(df):,} rows for {n:,} cells: a cell was lost, "
-                               "computed twice or is unknown")
-        order = np.empty(n, dtype=np.int64)
-        order[pos] = np.arange(n)
-        for c in df.columns.drop("cell_id"):
-            new[c] = df[c].array.take(order)  # keeps dtypes (Arrow strings stay Arrow)
-    cells = study.cells.drop(columns=[c for c in new if c in study.cells.columns])
-    cells = gpd.GeoDataFrame(pd.concat([cells, pd.DataFrame(new, index=cells.index)], axis=1),
-                             geometry=cells.geometry.name, crs=cells.crs)
+def _rss_mb() -> float:
+    """This process's peak resident memory so far, MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _release_memory() -> None:
+    """Hand freed heap memory back to the system.
+
+    glibc keeps the blocks of freed small objects (a province's cell points,
+    a part's tables) in the heap, where the large arrays of the next step
+    cannot use them; elsewhere this does nothing.
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _neighbours(xy: np.ndarray, rows: np.ndarray, step: float) -> np.ndarray:
+    """x, y of the cells outside ``rows`` within two grid steps of their box."""
+    lo, hi = xy[rows].min(0) - 2 * step, xy[rows].max(0) + 2 * step
+    near = (xy[:, 0] >= lo[0]) & (xy[:, 0] <= hi[0]) & (xy[:, 1] >= lo[1]) & (xy[:, 1] <= hi[1])
+    near[rows] = False
+    return xy[near]
+
+
+def _light_cells(units: list[dict], n: int) -> pd.DataFrame:
+    """The columns the tables read, from every unit's file, in the study's cell order."""
+    frames = [pd.read_parquet(u["light_path"]) for u in units]
+    cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"_row": []})
+    del frames
+    rows = cells["_row"].to_numpy()
+    # units partition the cells: every cell is in exactly one unit
+    if len(rows) != n or (np.bincount(rows.astype(np.int64), minlength=n) != 1).any():
+        raise RuntimeError(f"units hold {len(rows):,} rows for {n:,} cells: a cell was lost or computed twice")
+    return cells.take(np.argsort(rows, kind="stable")).drop(columns="_row").reset_index(drop=True)
+
+
+def _facility_flags(study: Study, done: list[dict]) -> gpd.GeoDataFrame:
+    """The study's facilities with ``snapped_<mode>`` from the parts."""
     fac = study.facilities.copy()
-    for mode in by_mode:
+    for mode in sorted({d["mode"] for d in done}):
         flags: dict[str, bool] = {}
         for d in done:
             if d["mode"] == mode:
                 flags.update(d["snapped"])
         # <NA>: the facility lies beyond every part's reach, so it serves nobody here
         fac[f"snapped_{mode}"] = pd.array([flags.get(f) for f in fac["facility_id"].astype(str)], dtype="boolean")
-    return cells, fac
+    return fac
 
 
 def _submit_unions(client, frames: list[gpd.GeoDataFrame]) -> list[tuple[dict, object]]:

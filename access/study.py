@@ -106,6 +106,9 @@ class Results:
     #: capacity-aware coverage of ``allocate = true`` targets: ``township`` and
     #: ``facilities`` tables (:func:`access.coverage.capacity.target_tables`)
     capacity: dict[str, pd.DataFrame] | None = None
+    #: partitioned runs (:mod:`access.scale`): the Parquet parts of ``cells.parquet``,
+    #: one per unit; ``cells`` then holds only the columns the tables and report read
+    cell_files: list[str] | None = None
 
 
 @dataclass
@@ -535,11 +538,13 @@ class Study:
 # ---------------------------------------------------------------- helpers
 def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
               townships: gpd.GeoDataFrame | None, timings: dict[str, float] | None = None,
-              progress: Progress | None = None, memo: dict | None = None) -> dict:
+              progress: Progress | None = None, memo: dict | None = None,
+              gaps: gpd.GeoDataFrame | None = None) -> dict:
     """Coverage tables, gaps, township rules and equity from per-cell results.
 
     Works on the cells of a whole study, whether computed in one process or
-    merged from partitions (:mod:`access.scale`).
+    merged from partitions (:mod:`access.scale`, which traces ``gaps`` per
+    part: the cells need no points then).
 
     Returns
     -------
@@ -563,9 +568,9 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
         compl = indicators_mod.completeness_table(cells, sc.circles, level="township", demand=demand,
                                                   modes=sc.modes)
     with timer(timings, "gaps"), progress.step("finding gaps"):
-        cell_size = _cell_size(cells)
-        parts = []
-        for c in sc.circles:
+        parts = [] if gaps is None else [gaps]
+        cell_size = _cell_size(cells) if gaps is None else None
+        for c in sc.circles if gaps is None else []:
             # a variant that leaves a circle's times alone leaves its gaps alone
             # (gaps name each missing service's time and nearest facility)
             near = [f"nearest_{c.mode}_{k}" for k in c.categories if f"nearest_{c.mode}_{k}" in cells]

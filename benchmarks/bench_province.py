@@ -185,8 +185,12 @@ def child(kind: str, scenario: str, out: str, workers: int, service_areas: bool,
             rec["summary_peak_rss_mb"] = float(summary.get("peak_rss_mb", math.nan))
             rec["coordinator_rss_mb"] = summary.get("coordinator_rss_mb")
             rec["worker_rss_mb"] = summary.get("worker_rss_mb")
+            rec["coordinator_rss_steps_mb"] = summary.get("coordinator_rss_steps_mb")
             rec["parts_raw"] = [{k: v for k, v in p.items() if isinstance(v, (int, float, str, dict))}
                                 for p in summary.get("parts", [])]
+            # per unit: its modes put together, its rows of cells.parquet written, its gaps traced
+            rec["units_raw"] = [{k: v for k, v in u.items() if isinstance(v, (int, float, str))}
+                                for u in summary.get("units", [])]
             rec["counties"] = _normalise_parts(summary.get("parts", []))
             if write:
                 from access.outputs import write_outputs
@@ -212,8 +216,17 @@ def child(kind: str, scenario: str, out: str, workers: int, service_areas: bool,
             if save_cells:
                 import pandas as pd
 
-                keep = ["cell_id"] + [c for c in results.cells.columns if c.startswith(("t_", "in_"))]
-                pd.DataFrame(results.cells[keep]).to_parquet(Path(out) / "cells.parquet", index=False)
+                if kind == "partitioned":
+                    # the parts' own files: every time column at full precision
+                    by_mode: dict = {}
+                    for p in summary.get("parts", []):
+                        by_mode.setdefault(p["mode"], []).append(pd.read_parquet(p["path"]))
+                    cells = pd.concat([pd.concat(f).set_index("cell_id") for f in by_mode.values()],
+                                      axis=1).reset_index()
+                else:
+                    cells = results.cells
+                keep = ["cell_id"] + [c for c in cells.columns if c.startswith(("t_", "in_"))]
+                pd.DataFrame(cells[keep]).to_parquet(Path(out) / "cells.parquet", index=False)
     rec["peak_total_mb"] = mem.peak_total
     rec["peak_self_mb"] = mem.peak_self
     rec["peak_processes"] = mem.peak_procs
@@ -335,6 +348,9 @@ def report_run(rec: dict, gen: dict) -> None:
           + (f"; summary['peak_rss_mb'] {rec['summary_peak_rss_mb']:,.0f} MB" if "summary_peak_rss_mb" in rec else ""))
     print(f"   [{rec['memory_method']}; load average {rec['loadavg_start'][0]:.1f} at start, "
           f"{rec['loadavg_end'][0]:.1f} at end]")
+    if rec.get("coordinator_rss_steps_mb"):
+        print("   coordinator peak RSS after each step (MB): "
+              + ", ".join(f"{k} {v:,.0f}" for k, v in rec["coordinator_rss_steps_mb"].items()))
     if rec.get("load_timings"):
         print("   load steps: " + ", ".join(f"{k} {v:.1f}" for k, v in rec["load_timings"].items()))
     if rec.get("timings"):
@@ -354,6 +370,12 @@ def report_run(rec: dict, gen: dict) -> None:
             print(line)
         rss = np.array([p["peak_rss_mb"] for p in parts])
         print(f"   worker peak RSS reported by parts: max {rss.max():,.0f} MB")
+    units = rec.get("units_raw") or []
+    if units:
+        t = np.array([u["seconds"] for u in units])
+        print(f"   {len(units)} unit merges on the workers (columns joined, cells.parquet rows written, gaps "
+              f"traced): seconds min {t.min():.1f} / median {np.median(t):.1f} / max {t.max():.1f}; "
+              f"sum {t.sum():.0f} s")
 
 
 def scaling(rec: dict) -> dict:

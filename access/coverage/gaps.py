@@ -20,7 +20,8 @@ _GAP_COLUMNS = ["circle", "gap_id", "rank", "population", "cells", "missing", "t
                 "township_name", "t_median_s", "unreachable_population", "geometry"]
 
 
-def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float, key: np.ndarray | None = None):
+def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float, key: np.ndarray | None = None,
+                      origin: tuple[float, float] | None = None, others: np.ndarray | None = None):
     """Gap areas of cells drawn as dx-by-dy squares on a fine raster.
 
     Each cell paints its index into the pixels whose centres fall in its
@@ -29,13 +30,22 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float, key: n
     diagonal neighbours, a quarter of the spacing away from the nearest
     pixel centre, never do). Two cells are neighbours when pixels they
     painted touch along an edge or when they painted the same pixel
-    (scattered points closer than the spacing: a pixel keeps one owner, so
-    the overlap is found from the cells that lost it); neighbours with the
-    same ``key`` (e.g. township and missing services) join one component
+    (scattered points closer than the spacing), whichever cell kept the
+    pixel; neighbours with the same ``key`` (e.g. township and missing
+    services) join one component
     (connected components of the cell graph), and the components are traced
     into polygons in one pass over the raster. A component whose pixels all
     went to cells of other components is drawn as the union of its cells'
     rectangles.
+
+    The raster's pixel edges lie on a lattice of step ``min(dx, dy) / 2``
+    through ``origin`` (default: the lowest x and highest y of the cells), so
+    the cells of one part of a study paint the same pixels as in the whole.
+    A pixel several cells paint goes to the one whose point is nearest its
+    centre; ``others`` (x, y of the populated cells outside the gaps, or
+    beyond a part) keep the pixels nearest to them unpainted. Both rules
+    depend only on where the cells are, so a part traced with the points
+    around it draws the whole study's polygons.
 
     Returns
     -------
@@ -51,7 +61,9 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float, key: n
     n = len(x)
     res = min(dx, dy) / 2.0
     pad = 0.1 * min(dx, dy)
-    x0, y1 = x.min() - dx, y.max() + dy
+    ox, oy = (x.min(), y.max()) if origin is None else origin
+    x0 = ox + np.round((x.min() - dx - ox) / res) * res
+    y1 = oy + np.round((y.max() + dy - oy) / res) * res
     ncol = int(np.ceil((x.max() + dx - x0) / res)) + 1
     nrow = int(np.ceil((y1 - (y.min() - dy)) / res)) + 1
     # pixel j has centre x0 + (j + 0.5) res; row i has centre y1 - (i + 0.5) res
@@ -62,44 +74,60 @@ def _paint_components(x: np.ndarray, y: np.ndarray, dx: float, dy: float, key: n
     owner = np.full((nrow, ncol), -1, dtype=np.int32)
     idx = np.arange(n, dtype=np.int32)
     offsets = [(a, b) for a in range(int((j1 - j0).max()) + 1) for b in range(int((i1 - i0).max()) + 1)]
-    for a, b in offsets:
-        ok = (j0 + a <= j1) & (i0 + b <= i1)
-        owner[(i0 + b)[ok], (j0 + a)[ok]] = idx[ok]
-    # cells painting the same pixel: every cell that lost a pixel, and its
-    # owner (none on a regular grid, where each cell has pixels of its own)
-    lost_pix, lost_cell = [], []
-    for a, b in offsets:
-        ok = (j0 + a <= j1) & (i0 + b <= i1)
-        pix = (i0 + b)[ok] * ncol + (j0 + a)[ok]
-        m = owner.ravel()[pix] != idx[ok]
-        lost_pix.append(pix[m])
-        lost_cell.append(idx[ok][m])
-    lost_pix, lost_cell = np.concatenate(lost_pix), np.concatenate(lost_cell)
-    # neighbouring cells: different owners of edge-adjacent pixels
-    pa, pb = [], []
-    for u, v in ((owner[:, :-1], owner[:, 1:]), (owner[:-1, :], owner[1:, :])):
-        m = (u >= 0) & (v >= 0) & (u != v)
-        pa.append(u[m])
-        pb.append(v[m])
-    if len(lost_pix):
-        # a loser joins the pixel's owner when their keys agree (the usual case) ...
-        kept = owner.ravel()[lost_pix]
-        pa.append(kept)
-        pb.append(lost_cell)
-        # ... and the other losers of the pixel with its key: sorted by pixel and
-        # key, each joins the next
-        if key is not None:
-            other = key[lost_cell] != key[kept]
-            pix, who = lost_pix[other], lost_cell[other]
-            order = np.lexsort((key[who], pix))
-            pix, who = pix[order], who[order]
-            same = (pix[1:] == pix[:-1]) & (key[who[1:]] == key[who[:-1]])
-            pa.append(who[:-1][same])
-            pb.append(who[1:][same])
+    pix = np.concatenate([(i0 + b)[ok] * ncol + (j0 + a)[ok]
+                          for a, b in offsets for ok in [(j0 + a <= j1) & (i0 + b <= i1)]])
+    who = np.concatenate([idx[(j0 + a <= j1) & (i0 + b <= i1)] for a, b in offsets])
+    flat = owner.ravel()
+    flat[pix] = who
+    # pixels painted twice (none on a regular grid) go to the nearest cell
+    bpix, bwho = np.empty(0, np.int64), np.empty(0, np.int64)
+    if others is not None and len(others):
+        ox_, oy_ = others[:, 0], others[:, 1]
+        near = (ox_ > x0 - dx) & (ox_ < x0 + ncol * res + dx) & (oy_ < y1 + dy) & (oy_ > y1 - nrow * res - dy)
+        ox_, oy_, onum = ox_[near], oy_[near], np.flatnonzero(near)
+        oj0 = np.ceil((ox_ - dx / 2 - pad - x0) / res - 0.5).astype(np.int64)
+        oj1 = np.floor((ox_ + dx / 2 + pad - x0) / res - 0.5).astype(np.int64)
+        oi0 = np.ceil((y1 - (oy_ + dy / 2 + pad)) / res - 0.5).astype(np.int64)
+        oi1 = np.floor((y1 - (oy_ - dy / 2 - pad)) / res - 0.5).astype(np.int64)
+        bp, bw = [], []
+        for a, b in offsets:
+            jj, ii = oj0 + a, oi0 + b
+            ok = (jj <= oj1) & (ii <= oi1) & (jj >= 0) & (jj < ncol) & (ii >= 0) & (ii < nrow)
+            pp = ii[ok] * ncol + jj[ok]
+            hit = flat[pp] >= 0
+            bp.append(pp[hit])
+            bw.append(onum[ok][hit])
+        bpix, bwho = np.concatenate(bp), np.concatenate(bw)
+    contested = np.unique(np.concatenate([pix[flat[pix] != who], bpix]))
+    if len(contested):
+        m = np.isin(pix, contested)
+        ep = np.concatenate([pix[m], bpix])
+        ex = np.concatenate([x[who[m]], others[bwho, 0] if len(bwho) else []])
+        ey = np.concatenate([y[who[m]], others[bwho, 1] if len(bwho) else []])
+        ew = np.concatenate([who[m], np.full(len(bwho), -1)])
+        d2 = (x0 + (ep % ncol + 0.5) * res - ex) ** 2 + (y1 - (ep // ncol + 0.5) * res - ey) ** 2
+        o = np.lexsort((ey, ex, d2, ep))  # ties (never on a grid): the lower-left point
+        ep, ew = ep[o], ew[o]
+        first = np.r_[True, ep[1:] != ep[:-1]]
+        flat[ep[first]] = ew[first]
+    # neighbours among the cells of one key, on every pixel each cell paints (not
+    # only the ones it keeps): a cell of another key (another township, perhaps
+    # in another part of the study) taking a pixel never cuts a gap in two
+    ki = np.zeros(n, np.int64) if key is None else np.unique(key, return_inverse=True)[1].ravel()
+    uid = ki[who] * np.int64(nrow * ncol) + pix  # (key, pixel) as one integer
+    order = np.argsort(uid, kind="stable")
+    uid, who = uid[order], who[order]
+    same = uid[1:] == uid[:-1]  # cells of one key painting the same pixel
+    pa, pb = [who[:-1][same]], [who[1:][same]]
+    first = np.r_[True, ~same]
+    uid, who = uid[first], who[first]
+    pix = uid % (nrow * ncol)
+    for step, inside in ((1, pix % ncol < ncol - 1), (ncol, pix < (nrow - 1) * ncol)):  # right, below
+        at = np.minimum(np.searchsorted(uid, uid + step), len(uid) - 1)
+        hit = inside & (uid[at] == uid + step)
+        pa.append(who[hit])
+        pb.append(who[at[hit]])
     pa, pb = np.concatenate(pa), np.concatenate(pb)
-    if key is not None:
-        same = key[pa] == key[pb]
-        pa, pb = pa[same], pb[same]
     graph = coo_matrix((np.ones(len(pa), np.int8), (pa, pb)), shape=(n, n)).tocsr()
     n_gap, label = connected_components(graph, directed=False)
     label = label.astype(np.int64)
@@ -182,7 +210,9 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
               results: pd.DataFrame | None = None,
               modes: Mapping[str, TravelMode] | None = None,
               demand: Mapping[str, str] | None = None,
-              facilities: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+              facilities: pd.DataFrame | None = None,
+              origin: tuple[float, float] | None = None,
+              neighbours: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Contiguous areas of populated cells outside ``circle``, split by
     township and by missing-service set, largest first.
 
@@ -208,6 +238,14 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
         Category -> demand group; absent: everyone.
     facilities : DataFrame, optional
         ``facility_id`` and ``name``: names the nearest facilities.
+    origin : (float, float), optional
+        A point (metres) the tracing raster is aligned to; default the
+        lowest x and highest y of ``cells``. Parts of a study traced with the
+        whole study's origin give the whole study's polygons.
+    neighbours : ndarray, shape (k, 2), optional
+        x, y (metres) of populated cells beyond ``cells`` (the rest of the
+        study around a part): like the cells outside the gaps, they keep the
+        raster pixels nearest to them.
 
     Returns
     -------
@@ -292,7 +330,14 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
     else:
         ti, tcodes, tnames = np.zeros(len(sub), np.int64), pd.Index([None]), np.array([None], object)
     key = ti.astype(np.int64) * (np.int64(1) << len(services)) + bits
-    label, geoms = _paint_components(x, y, float(dx), float(dy), key)
+    if origin is None:
+        origin = (float(np.nanmin(shapely.get_x(df.geometry.values))),
+                  float(np.nanmax(shapely.get_y(df.geometry.values))))
+    rest = df.geometry.values[~under]
+    others = np.column_stack([shapely.get_x(rest), shapely.get_y(rest)])
+    if neighbours is not None:
+        others = np.vstack([others, np.asarray(neighbours, dtype=float).reshape(-1, 2)])
+    label, geoms = _paint_components(x, y, float(dx), float(dy), key, origin, others)
     n_gap = len(geoms)
     w = pop[under]
     gkey = np.zeros(n_gap, dtype=np.int64)
@@ -343,11 +388,21 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
     for s, near in nears.items():
         out[f"nearest_name_{s}"] = [names_of.get(f, "") for f in near]
     out["geometry"] = geoms
-    out = out.sort_values(["population", "cells"], ascending=False, kind="stable")
+    out = rank_order(out)
     out = out.reset_index(drop=True)
     out.insert(1, "gap_id", [f"{circle.name}-{i + 1}" for i in range(n_gap)])
     out.insert(2, "rank", np.arange(1, n_gap + 1))
     return gpd.GeoDataFrame(out, geometry="geometry", crs=cells.crs)
+
+
+def rank_order(gaps: pd.DataFrame) -> pd.DataFrame:
+    """Gaps most persons first, then most cells, then by township and missing services.
+
+    Ties within one township and missing set keep their order (of their
+    first cell), so gaps traced per part and put together rank as in one run.
+    """
+    return gaps.sort_values(["population", "cells", "township", "missing"], ascending=[False, False, True, True],
+                            kind="stable", na_position="last")
 
 
 def gaps_table(gaps: gpd.GeoDataFrame) -> pd.DataFrame:
