@@ -14,9 +14,9 @@ from access import cache, precompile
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "scenario.toml"
 
-# Runs the demo and prints the access kernels numba compiled in this process
-# (numba's own compile events are the oracle).
-_COUNT_COMPILES = r"""
+# Records the access kernels numba compiles in this process (numba's own compile
+# events are the oracle); NAME is what is recorded of each kernel.
+_LISTEN = r"""
 import sys
 from numba.core import event
 seen = []
@@ -26,29 +26,22 @@ class Listener(event.Listener):
     def on_end(self, ev):
         f = ev.data["dispatcher"].py_func
         if f.__module__.startswith("access"):
-            seen.append(f"{f.__module__}.{f.__qualname__}")
+            seen.append(NAME)
 event.register("numba:compile", Listener())
+"""
+
+# Runs the demo and prints the kernels compiled, by qualified name.
+_COUNT_COMPILES = _LISTEN.replace("NAME", 'f"{f.__module__}.{f.__qualname__}"') + r"""
 from access.cli import main
 rc = main(["demo", "--out", sys.argv[1], "--quiet"])
 print(" ".join(seen))
 sys.exit(rc)
 """
 
-
 # Runs the helper as ``python -m access.precompile`` does and prints the module of
-# each kernel it compiles, in order (numba's compile events are the oracle).
-_HELPER_ORDER = r"""
-import runpy, sys
-from numba.core import event
-seen = []
-class Listener(event.Listener):
-    def on_start(self, ev):
-        pass
-    def on_end(self, ev):
-        f = ev.data["dispatcher"].py_func
-        if f.__module__.startswith("access"):
-            seen.append(f.__module__)
-event.register("numba:compile", Listener())
+# each kernel it compiles, in order.
+_HELPER_ORDER = _LISTEN.replace("NAME", "f.__module__") + r"""
+import runpy
 sys.argv = ["access.precompile", sys.argv[1]]
 try:
     runpy.run_module("access.precompile", run_name="__main__")

@@ -197,7 +197,7 @@ def maximal_covering(table: pd.DataFrame, weights, p: int, limit_s: float, cover
 # ------------------------------------------------------------------ p-median
 def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates: int | None = None,
              unserved_s: float | None = None, method: str = "auto", time_limit: float | None = None,
-             max_swaps: int = 10_000, lagrange_iters: int = 3000, rounds: int = 10_000) -> Solution:
+             max_swaps: int = 10_000, lagrange_iters: int = 3000, rounds: int = 9_000) -> Solution:
     """``p`` new sites minimising total weighted travel time (persons x seconds).
 
     Every demand point uses the nearest open site: a chosen candidate or an
