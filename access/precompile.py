@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 #: cells and facilities per category of the sample the helper runs
@@ -43,12 +44,35 @@ def _marker() -> Path | None:
     return Path(folder) / MARKER
 
 
+def _cpu_times() -> tuple[float, float]:
+    """(idle, total) jiffies of all cores from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as f:
+        v = [float(x) for x in f.readline().split()[1:]]
+    return v[3] + v[4], sum(v[:8])  # idle + iowait; user..steal (guest time is inside user)
+
+
+def idle_cores(before: tuple[float, float], after: tuple[float, float], cores: int) -> float:
+    """Cores idle between two :func:`_cpu_times` readings."""
+    total = after[1] - before[1]
+    return cores * (after[0] - before[0]) / total if total > 0 else float(cores)
+
+
 def _idle_core() -> bool:
-    """Whether a core is free for the helper (load average of the last minute)."""
+    """Whether a core is free for the helper now.
+
+    Measured over a twentieth of a second: the load average trails by a
+    minute, so right after an install it still reads the install as busy.
+    """
+    cores = os.cpu_count() or 1
     try:
-        return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
-    except OSError:
-        return False
+        before = _cpu_times()
+        time.sleep(0.05)
+        return idle_cores(before, _cpu_times(), cores) >= 0.75
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0] <= cores - 1
+        except OSError:
+            return False
 
 
 def start(scenario: Path) -> subprocess.Popen | None:

@@ -105,3 +105,19 @@ def test_no_helper_once_the_cache_is_complete(tmp_path, monkeypatch):
     precompile.mark_complete()
     assert not (tmp_path / "mine").exists()
     assert precompile.start(DEMO) is None
+
+
+def test_idle_cores_from_two_readings_by_hand():
+    # 2 cores, 100 jiffies passed, 50 of them idle: one core's worth idle
+    assert precompile.idle_cores((100.0, 1000.0), (150.0, 1100.0), 2) == pytest.approx(1.0)
+    # 4 cores all busy, then all idle
+    assert precompile.idle_cores((10.0, 500.0), (10.0, 900.0), 4) == 0.0
+    assert precompile.idle_cores((10.0, 500.0), (410.0, 900.0), 4) == pytest.approx(4.0)
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="no /proc/stat")
+def test_cpu_times_read_the_kernels_counters():
+    idle0, total0 = precompile._cpu_times()
+    sum(i * i for i in range(2_000_000))  # some busy time on one core
+    idle1, total1 = precompile._cpu_times()
+    assert 0 <= idle0 <= total0 and total1 > total0 and idle1 - idle0 <= total1 - total0
