@@ -222,7 +222,7 @@ def _lorenz_chart(lorenz: Mapping, circles: dict, lang: str) -> str | None:
         p, v, gini = _lorenz_series(val)
         title = [_series_label(str(key), circles, lang)]
         if np.isfinite(gini):
-            title.append(f"{L.ui('gini', lang)} {gini:.3f}")
+            title.append(f"{L.ui('gini', lang)} {gini:.3g}")
         panels.append(Panel(p, v, title))
     if not panels:
         return None
