@@ -305,7 +305,7 @@ def merge_gaps(frames: list[gpd.GeoDataFrame], circles, facilities: pd.DataFrame
 
     Gaps never cross a township, so a unit's gaps are the whole study's gaps
     in that unit; ranks and ``gap_id`` are given again over all units, in
-    the order of :func:`access.coverage.gaps.rank_order`.
+    the order of :func:`access.coverage.gaps.ranked`.
     """
     from access.coverage import gaps as gaps_mod
 
@@ -319,13 +319,8 @@ def merge_gaps(frames: list[gpd.GeoDataFrame], circles, facilities: pd.DataFrame
         if not len(g):
             continue
         first = next(f for f in frames if (f["circle"] == c.name).any())
-        g = gaps_mod.rank_order(g[[k for k in first.columns]]).reset_index(drop=True)
-        g["gap_id"] = [f"{c.name}-{i + 1}" for i in range(len(g))]
-        g["rank"] = np.arange(1, len(g) + 1)
-        near = {s: g[f"nearest_{s}"].astype(str).to_numpy(object) for s in c.requirements if f"nearest_{s}" in g}
-        names = gaps_mod._facility_names(facilities, set().union(*near.values()) - {""} if near else set())
-        for s, ids in near.items():
-            g[f"nearest_name_{s}"] = [names.get(f, "") for f in ids]
+        g = gaps_mod.ranked(g[list(first.columns)], c.name)
+        gaps_mod.name_nearest(g, list(c.requirements), facilities)
         parts.append(g)
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
 

@@ -371,7 +371,6 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
     reach = (sub[rc].fillna(False).to_numpy(dtype=bool) if rc in sub.columns
              else np.ones(len(sub), bool))
     out["unreachable_population"] = np.bincount(label, weights=w * ~reach, minlength=n_gap)
-    nears = {}
     for j, s in enumerate(services):
         ws = w if sgroups[s] == dm.ALL else np.nan_to_num(sub[dm.group_column(sgroups[s])].to_numpy(float))
         lacks = (gbits >> j) & 1 == 1
@@ -392,26 +391,32 @@ def gap_areas(cells: gpd.GeoDataFrame, circle: Circle, cell_size_m: float,
         near = np.where(lacks, near, "")
         out[f"nearest_{s}"] = near
         out[f"nearest_name_{s}"] = ""
-        nears[s] = near
-    names_of = _facility_names(facilities, set().union(*nears.values()) - {""})
-    for s, near in nears.items():
-        out[f"nearest_name_{s}"] = [names_of.get(f, "") for f in near]
+    name_nearest(out, list(services), facilities)
     out["geometry"] = geoms
-    out = rank_order(out)
-    out = out.reset_index(drop=True)
-    out.insert(1, "gap_id", [f"{circle.name}-{i + 1}" for i in range(n_gap)])
-    out.insert(2, "rank", np.arange(1, n_gap + 1))
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=cells.crs)
+    return gpd.GeoDataFrame(ranked(out, circle.name), geometry="geometry", crs=cells.crs)
 
 
-def rank_order(gaps: pd.DataFrame) -> pd.DataFrame:
-    """Gaps most persons first, then most cells, then by township and missing services.
+def ranked(gaps: pd.DataFrame, circle_name: str) -> pd.DataFrame:
+    """One circle's gaps most persons first, then most cells, then by township and missing services,
+    numbered in that order (``gap_id`` and ``rank`` as the second and third columns).
 
     Ties within one township and missing set keep their order (of their
     first cell), so gaps traced per part and put together rank as in one run.
     """
-    return gaps.sort_values(["population", "cells", "township", "missing"], ascending=[False, False, True, True],
-                            kind="stable", na_position="last")
+    out = gaps.drop(columns=[c for c in ("gap_id", "rank") if c in gaps.columns])
+    out = out.sort_values(["population", "cells", "township", "missing"], ascending=[False, False, True, True],
+                          kind="stable", na_position="last").reset_index(drop=True)
+    out.insert(1, "gap_id", [f"{circle_name}-{i + 1}" for i in range(len(out))])
+    out.insert(2, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+def name_nearest(gaps: pd.DataFrame, services: list[str], facilities: pd.DataFrame | None) -> None:
+    """Fill ``nearest_name_<service>`` from ``nearest_<service>`` (in place; "" where none or unnamed)."""
+    near = {s: gaps[f"nearest_{s}"].astype(str).to_numpy(object) for s in services if f"nearest_{s}" in gaps}
+    names = _facility_names(facilities, set().union(*near.values()) - {""} if near else set())
+    for s, ids in near.items():
+        gaps[f"nearest_name_{s}"] = [names.get(f, "") for f in ids]
 
 
 def gaps_table(gaps: gpd.GeoDataFrame) -> pd.DataFrame:
