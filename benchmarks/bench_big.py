@@ -144,8 +144,9 @@ def child(case: str, scenario: str, out: str) -> None:
                       **({"supply_cpu_s": supply_cpu[0]} if supply_cpu else {})}))
 
 
-def measure(case: str, scenario: Path, out: Path) -> dict:
-    r = subprocess.run([sys.executable, __file__, "--child", case, str(scenario), str(out)],
+def measure(case: str, scenario: Path, out: Path, script: str = __file__) -> dict:
+    """Run ``script --child case scenario out`` in a fresh process; its last stdout line is JSON figures."""
+    r = subprocess.run([sys.executable, script, "--child", case, str(scenario), str(out)],
                        capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"{case} failed:\n{r.stderr[-3000:]}")

@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_big import _facilities, _points, _scenario  # noqa: E402
+from bench_big import _facilities, _points, _scenario, measure  # noqa: E402
 
 WAYS = ("table", "network", "numpy")
 DEFAULT_WAYS = "table,network"
@@ -152,14 +151,6 @@ def child(way: str, scenario: str, out: str) -> None:
     print(json.dumps(fig))
 
 
-def measure(way: str, scenario: Path, out: Path) -> dict:
-    r = subprocess.run([sys.executable, __file__, "--child", way, str(scenario), str(out)],
-                       capture_output=True, text=True)
-    if r.returncode:
-        sys.exit(f"{way} failed:\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
 def _available_gb() -> float:
     with open("/proc/meminfo") as fh:
         info = {line.split(":")[0]: int(line.split()[1]) for line in fh}
@@ -192,7 +183,7 @@ def main() -> None:
         _points(a.points, rng).to_csv(tmp / "points.csv", index=False)
         _facilities(2000, rng).to_csv(tmp / "fac.csv", index=False, encoding="utf-8-sig")
         sc = _scenario(tmp, "points.csv", "fac.csv", targets=True)
-        figs = {w: measure(w, sc, tmp / f"{w}.npz") for w in ways}
+        figs = {w: measure(w, sc, tmp / f"{w}.npz", script=__file__) for w in ways}
         n_fac = " and ".join(f"{n:,}" for n in next(iter(figs.values()))["facilities"])
         print(f"{a.points:,} population points, 2,000 facilities ({n_fac} in the allocate = true targets), "
               "capacity allocation (inputs not timed)")
