@@ -311,7 +311,7 @@ def merge_gaps(frames: list[gpd.GeoDataFrame], circles, facilities: pd.DataFrame
 
     frames = [f for f in frames if len(f)]
     if not frames:
-        return gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=crs)
+        return gaps_mod.joined([], crs)
     allg = pd.concat(frames, ignore_index=True)
     parts = []
     for c in circles:
@@ -322,7 +322,7 @@ def merge_gaps(frames: list[gpd.GeoDataFrame], circles, facilities: pd.DataFrame
         g = gaps_mod.ranked(g[list(first.columns)], c.name)
         gaps_mod.name_nearest(g, list(c.requirements), facilities)
         parts.append(g)
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
+    return gaps_mod.joined(parts, crs)
 
 
 def part_supply(study: Study, target, fac: gpd.GeoDataFrame, snaps: dict, path: Path) -> dict:

@@ -568,30 +568,35 @@ def summarise(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
         compl = indicators_mod.completeness_table(cells, sc.circles, level="township", demand=demand,
                                                   modes=sc.modes)
     with timer(timings, "gaps"), progress.step("finding gaps"):
-        parts = [] if gaps is None else [gaps]
-        cell_size = _cell_size(cells) if gaps is None else None
-        for c in sc.circles if gaps is None else []:
-            # a variant that leaves a circle's times alone leaves its gaps alone
-            # (gaps name each missing service's time and nearest facility)
-            near = [f"nearest_{c.mode}_{k}" for k in c.categories if f"nearest_{c.mode}_{k}" in cells]
-            key = ("gaps", repr(c), cell_size, repr(demand),
-                   _columns_hash(cells, [f"t_{c.name}", f"in_{c.name}", *[f"t_{c.mode}_{k}" for k in c.categories],
-                                         *near]))
-            if memo is None or key not in memo:
-                gaps_c = gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes, demand=demand, facilities=fac)
-                if memo is None:
-                    parts.append(gaps_c)
-                    continue
-                memo[key] = gaps_c
-            parts.append(memo[key])
-        parts = [p for p in parts if len(p)]
-        gaps = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
-                if parts else gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=crs))
+        if gaps is None:
+            gaps = _trace_gaps(sc, crs, cells, fac, demand, memo)
         rules = gaps_mod.township_rule_failures(townships, fac, sc.township_rules)
     with timer(timings, "equity"), progress.step("equity"):
         equity = equity_mod.equity_table(cells, sc.circles, groups="county", modes=sc.modes, demand=demand)
     return {"coverage_township": cov_t, "coverage_county": cov_c, "gaps": gaps, "rule_failures": rules,
             "equity": equity, "headline": head, "completeness": compl}
+
+
+def _trace_gaps(sc: Scenario, crs, cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, demand: dict,
+                memo: dict | None) -> gpd.GeoDataFrame:
+    """Every circle's gaps (:func:`access.coverage.gaps.gap_areas`), each kept in ``memo`` by what it reads."""
+    cell_size = _cell_size(cells)
+    parts = []
+    for c in sc.circles:
+        # a variant that leaves a circle's times alone leaves its gaps alone
+        # (gaps name each missing service's time and nearest facility)
+        near = [f"nearest_{c.mode}_{k}" for k in c.categories if f"nearest_{c.mode}_{k}" in cells]
+        key = ("gaps", repr(c), cell_size, repr(demand),
+               _columns_hash(cells, [f"t_{c.name}", f"in_{c.name}", *[f"t_{c.mode}_{k}" for k in c.categories],
+                                     *near]))
+        if memo is None or key not in memo:
+            gaps_c = gaps_mod.gap_areas(cells, c, cell_size, modes=sc.modes, demand=demand, facilities=fac)
+            if memo is None:
+                parts.append(gaps_c)
+                continue
+            memo[key] = gaps_c
+        parts.append(memo[key])
+    return gaps_mod.joined(parts, crs)
 
 
 def _columns_hash(df: pd.DataFrame, columns: list[str]) -> int:

@@ -419,6 +419,14 @@ def name_nearest(gaps: pd.DataFrame, services: list[str], facilities: pd.DataFra
         gaps[f"nearest_name_{s}"] = [names.get(f, "") for f in ids]
 
 
+def joined(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
+    """Gaps of several circles or parts as one frame (an empty one with ``circle`` and ``population``)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return gpd.GeoDataFrame({"circle": [], "population": []}, geometry=[], crs=crs)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
+
+
 def gaps_table(gaps: gpd.GeoDataFrame) -> pd.DataFrame:
     """``gaps.csv``: the gaps without their polygons, ranked by persons within each circle.
 
