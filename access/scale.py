@@ -184,10 +184,10 @@ def run_part(part: Part, out_dir: str | Path, service_areas: bool = True) -> dic
     dict with ``key``, ``unit``, ``mode``, ``cells`` (count), ``nodes``
     (graph nodes), ``seconds``, ``peak_rss_mb`` (this worker process so far),
     ``path`` (Parquet of the part's cells), ``snapped`` (facility_id ->
-    bool), ``areas`` (GeoDataFrame of the unit's own facilities' service
-    areas per circle and category), ``supply`` (target name -> the part's
-    share of each facility's demand and the Parquet of its catchment pairs,
-    see :func:`part_supply`).
+    bool), ``areas`` (the unit's own facilities' service areas per circle
+    and category, as pixels on disk: :func:`save_masks`), ``supply``
+    (target name -> the part's share of each facility's demand and the
+    Parquet of its catchment pairs, see :func:`part_supply`).
     """
     t0 = time.perf_counter()
     st = part.study
@@ -198,10 +198,11 @@ def run_part(part: Part, out_dir: str | Path, service_areas: bool = True) -> dic
     stem = _stem(part.key)
     path = Path(out_dir) / f"cells_{stem}.parquet"
     pd.DataFrame(cells[keep]).assign(cell_id=cells["cell_id"].to_numpy()).to_parquet(path, index=False)
-    areas = _empty_areas(st.crs)
+    areas: list[dict] = []
     if service_areas and part.owned_facilities.any():
         own = part.owned_facilities
-        areas = st.service_areas(fac[own], {k: s.subset(own) for k, s in snaps.items()})
+        areas = save_masks(st.area_masks(fac[own], {k: s.subset(own) for k, s in snaps.items()}),
+                           Path(out_dir) / f"areas_{stem}.npz")
     col = f"snapped_{part.mode}"
     net = st.networks[part.mode]
     supply = {t.name: part_supply(st, t, fac, snaps, Path(out_dir) / f"supply_{stem}_{i}.parquet")
@@ -298,6 +299,48 @@ def reduce_unit(unit: str, base: gpd.GeoDataFrame, done: list[dict], scenario: S
         "seconds": time.perf_counter() - t0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
+
+
+def save_masks(areas: list[dict], path: Path) -> list[dict]:
+    """Write :meth:`Study.area_masks` to one ``.npz`` (bits packed); their descriptions.
+
+    Returns
+    -------
+    list of dict: ``circle``, ``category``, ``facilities``, ``minutes``,
+    ``path``, ``name`` (the array in the file), ``x0``, ``y0``, ``h``,
+    ``w``, ``res`` (see :class:`~access.coverage.service_areas.ReachMask`).
+    """
+    arrays, out = {}, []
+    for i, a in enumerate(areas):
+        m = a["mask"]
+        arrays[f"m{i}"] = np.packbits(m.mask, axis=None)
+        out.append({k: a[k] for k in ("circle", "category", "facilities", "minutes")} | {
+            "path": str(path), "name": f"m{i}", "x0": m.x0, "y0": m.y0, "h": int(m.mask.shape[0]),
+            "w": int(m.mask.shape[1]), "res": m.res})
+    if arrays:
+        np.savez(path, **arrays)
+    return out
+
+
+def county_areas(counties: gpd.GeoDataFrame | None, refs: list[dict], crs) -> gpd.GeoDataFrame:
+    """Service areas of ``counties`` (or of the whole study when None) from the parts' masks.
+
+    ``refs``: the :func:`save_masks` descriptions of every part mask that
+    may reach these counties; the rows equal those a single-process run
+    gives them, the union of the masks being the study's mask.
+    """
+    from access.coverage.service_areas import ReachMask, area_table
+
+    files: dict[str, object] = {}
+    groups: dict[tuple[str, str], tuple[dict, list]] = {}
+    for r in refs:
+        f = files.get(r["path"]) or files.setdefault(r["path"], np.load(r["path"]))
+        bits = np.unpackbits(f[r["name"]], count=r["h"] * r["w"]).reshape(r["h"], r["w"]).view(bool)
+        meta, masks = groups.setdefault((r["circle"], r["category"]), (dict(r), []))
+        masks.append(ReachMask(bits, r["x0"], r["y0"], r["res"]))
+    for f in files.values():
+        f.close()
+    return area_table(list(groups.values()), counties, crs)
 
 
 def merge_gaps(frames: list[gpd.GeoDataFrame], circles, facilities: pd.DataFrame, crs) -> gpd.GeoDataFrame:
@@ -517,8 +560,8 @@ def run_partitioned(
         for fut in pending:
             collect(fut)
         bar.close()
-        # the workers dissolve service areas while this process summarises
-        unions = _submit_unions(client, [d.pop("areas") for d in done])
+        # the workers put the service areas together per county while this process summarises
+        area_futs = _submit_county_areas(client, study.counties, [r for d in done for r in d.pop("areas")], study.crs)
         rss["parts_done"] = _rss_mb()
         with progress.step("merging parts"):
             cells = _light_cells(units, n_cells)
@@ -529,8 +572,8 @@ def run_partitioned(
         tables = summarise(sc, study.crs, cells, fac, study.townships, timings, progress, gaps=gaps)
         with progress.step("supply ratios across parts"):
             supply = merge_supply(study, cells, done)
-        with progress.step("dissolving service areas"):
-            areas = _gather_unions(study.crs, client, unions)
+        with progress.step("service areas by county"):
+            areas = _gather_county_areas(client, area_futs, study.crs)
         rss["tables"] = _rss_mb()
         worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     finally:
@@ -613,27 +656,31 @@ def _facility_flags(study: Study, done: list[dict]) -> gpd.GeoDataFrame:
     return fac
 
 
-def _submit_unions(client, frames: list[gpd.GeoDataFrame]) -> list[tuple[dict, object]]:
-    """One union task per (circle, category) over every part's service areas."""
-    frames = [f for f in frames if len(f)]
-    if not frames:
+def _submit_county_areas(client, counties: gpd.GeoDataFrame | None, refs: list[dict], crs) -> list:
+    """One :func:`county_areas` task per county, given the part masks whose box meets it."""
+    if not refs:
         return []
-    allf = pd.concat(frames, ignore_index=True)
-    out = []
-    for (circle, cat), g in allf.groupby(["circle", "category"], sort=True):
-        row = {"circle": circle, "category": cat, "facilities": int(g["facilities"].sum()),
-               "minutes": float(g["minutes"].iloc[0])}
-        geoms = client.scatter(g.geometry.to_numpy(), hash=False)
-        out.append((row, client.submit(shapely.union_all, geoms, pure=False)))
-    return out
+    total: dict[tuple[str, str], int] = {}
+    for r in refs:  # a circle's facilities are those of every part
+        total[r["circle"], r["category"]] = total.get((r["circle"], r["category"]), 0) + int(r["facilities"])
+    refs = [r | {"facilities": total[r["circle"], r["category"]]} for r in refs]
+    if counties is None or not len(counties):
+        return [client.submit(county_areas, None, refs, crs, pure=False)]
+    box = np.array([[r["x0"], r["y0"], r["x0"] + r["w"] * r["res"], r["y0"] + r["h"] * r["res"]] for r in refs])
+    futs = []
+    for i, (x0, y0, x1, y1) in enumerate(counties.geometry.bounds.to_numpy()):
+        near = np.flatnonzero((box[:, 0] < x1) & (box[:, 2] > x0) & (box[:, 1] < y1) & (box[:, 3] > y0))
+        if len(near):
+            futs.append(client.submit(county_areas, counties.iloc[[i]], [refs[k] for k in near], crs, pure=False))
+    return futs
 
 
-def _gather_unions(crs, client, unions: list[tuple[dict, object]]) -> gpd.GeoDataFrame:
-    if not unions:
+def _gather_county_areas(client, futs: list, crs) -> gpd.GeoDataFrame:
+    frames = [f for f in client.gather(futs) if len(f)]
+    if not frames:
         return _empty_areas(crs)
-    geoms = client.gather([f for _, f in unions])
-    rows = [{**row, "geometry": geom} for (row, _), geom in zip(unions, geoms)]
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
+    return out.sort_values(["circle", "category", "county"], kind="stable", ignore_index=True)
 
 
 def default_workers() -> int:

@@ -27,7 +27,7 @@ from access.coverage import demand as demand_mod
 from access.coverage import indicators as indicators_mod
 from access.coverage import equity as equity_mod
 from access.coverage import gaps as gaps_mod
-from access.coverage.service_areas import dissolve, service_areas
+from access.coverage.service_areas import area_table, reach_mask
 from access.coverage import units as units_mod
 from access.coverage.standards import Circle
 from access.errors import InputError, warn
@@ -453,8 +453,15 @@ class Study:
             cells = cells.join(circles_mod.evaluate_circles(cells, sc.circles, sc.modes))
         return cells, fac, fac_snaps
 
-    def service_areas(self, fac: gpd.GeoDataFrame, fac_snaps: dict[str, Snap]) -> gpd.GeoDataFrame:
-        """One polygon per (circle, category): roads reachable in time, buffered 50 m."""
+    def area_masks(self, fac: gpd.GeoDataFrame, fac_snaps: dict[str, Snap]) -> list[dict]:
+        """Per (circle, category): the pixels of road reachable in time, buffered 50 m.
+
+        Returns
+        -------
+        list of dict with ``circle``, ``category``, ``facilities`` (snapped
+        ones of the category), ``minutes`` and ``mask``
+        (:class:`~access.coverage.service_areas.ReachMask`, 25 m pixels).
+        """
         progress = Progress(self.quiet)
         out = []
         for circle in progress.iter(self.scenario.circles, "service areas", unit="circle"):
@@ -466,24 +473,22 @@ class Study:
                 if not mask.any():
                     continue
                 key = ("area", circle.mode, cat, limit, _fingerprint(fac[mask]))
-                if key in self.memo:
-                    out.append(self.memo[key].assign(circle=circle.name))
-                    continue
-                # one search from all facilities of the category: its area is the
-                # union of theirs, at the cost of a single Dijkstra
-                node_times = _nearest_node_times(net.graph, fac_snaps[circle.mode].subset(mask), limit - penalty)
-                # 25 m pixels: the outline is within ~25 m of the exact 50 m road buffer,
-                # plenty for a county map, and 4x cheaper than the 12.5 m default
-                areas = service_areas(net.graph, self.edges.lines(self.crs), node_times, limit - penalty,
-                                      buffer_m=50.0, resolution_m=25.0, crs=self.crs)
-                if len(areas):
-                    self.memo[key] = gpd.GeoDataFrame(
-                        {"circle": [circle.name], "category": [cat], "facilities": [int(mask.sum())],
-                         "minutes": [limit / 60.0]}, geometry=[dissolve(areas)], crs=self.crs)
-                    out.append(self.memo[key])
-        if not out:
-            return _empty_areas(self.crs)
-        return gpd.GeoDataFrame(pd.concat(out, ignore_index=True), crs=self.crs)
+                if key not in self.memo:
+                    # one search from all facilities of the category: its area is the
+                    # union of theirs, at the cost of a single Dijkstra
+                    node_times = _nearest_node_times(net.graph, fac_snaps[circle.mode].subset(mask), limit - penalty)
+                    # 25 m pixels: the outline is within ~25 m of the exact 50 m road buffer,
+                    # plenty for a county map, and 4x cheaper than 12.5 m
+                    self.memo[key] = reach_mask(net.graph, self.edges.lines(self.crs), node_times, limit - penalty,
+                                                buffer_m=50.0, resolution_m=25.0)
+                if self.memo[key] is not None:
+                    out.append({"circle": circle.name, "category": cat, "facilities": int(mask.sum()),
+                                "minutes": limit / 60.0, "mask": self.memo[key]})
+        return out
+
+    def service_areas(self, fac: gpd.GeoDataFrame, fac_snaps: dict[str, Snap]) -> gpd.GeoDataFrame:
+        """One polygon per (county, circle, category): road reachable in time, buffered 50 m, within the county."""
+        return area_table([(a, [a["mask"]]) for a in self.area_masks(fac, fac_snaps)], self.counties, self.crs)
 
     def _supply(self, cells, fac, fac_snaps) -> pd.DataFrame:
         """2SFCA supply per 1,000 persons by township for each scenario target."""
@@ -620,7 +625,7 @@ def _fingerprint(fac: pd.DataFrame) -> int:
 
 
 def _empty_areas(crs) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"circle": [], "category": [], "facilities": [], "minutes": []}, geometry=[], crs=crs)
+    return area_table([], None, crs)
 
 
 def _nearest_node_times(graph: Graph, facilities: Snap, budget_s: float) -> pd.DataFrame:

@@ -85,15 +85,15 @@ def test_dask_local_cluster_equals_single_process(scenario, single, tmp_path, by
 
 @pytest.fixture(scope="module")
 def by_township(tmp_path_factory):
-    """The demo run in one process and as township parts, supply targets
-    included (allocation is single-process only, so both runs leave it out)."""
+    """The demo run in one process and as township parts, supply targets and
+    service areas included (allocation is single-process only, so both runs
+    leave it out)."""
     sc = load_scenario(DEMO)
     sc = replace(sc, search_minutes=40.0, targets=[replace(t, allocate=False) for t in sc.targets])
     assert sc.targets, "the demo scenario has a supply target"
     study = Study.load(sc, quiet=True)
-    single = study.run(service_areas=False)
-    _, parts, summary = run_partitioned(sc, tmp_path_factory.mktemp("parts"), workers=2, by="township",
-                                        service_areas=False, quiet=True)
+    single = study.run()
+    _, parts, summary = run_partitioned(sc, tmp_path_factory.mktemp("parts"), workers=2, by="township", quiet=True)
     return study, single, parts, summary
 
 
@@ -110,6 +110,22 @@ def _same_table(a, b, keys, name):
                                        err_msg=f"{name}.{c}")
         else:
             assert ((x == y) | (pd.isna(x) & pd.isna(y))).all(), f"{name}.{c}"
+
+
+def test_partitioned_service_areas_equal_single_process(by_township):
+    # each township part draws its own facilities' areas; put together per county
+    # they are, pixel for pixel, the area one search from every facility draws
+    study, single, parts, _ = by_township
+    a, b = single.service_areas, parts.service_areas
+    keys = ["county", "circle", "category"]
+    assert len(a) > 20 and a[keys].equals(b[keys])
+    assert (a["facilities"].to_numpy() == b["facilities"].to_numpy()).all()
+    for ga, gb, key in zip(a.geometry.values, b.geometry.values, a[keys].itertuples(index=False)):
+        assert ga.is_valid and gb.is_valid, key
+        assert ga.symmetric_difference(gb).area == 0.0, key
+    # a county keeps the 25 m pixels whose centre lies inside it: nothing beyond half a pixel's diagonal
+    county = study.counties.geometry.values[0]
+    assert all(county.buffer(25.0 * 0.7072).contains(g) for g in a.geometry.values)
 
 
 def test_partitioned_tables_equal_single_process(by_township):

@@ -218,3 +218,35 @@ def test_dissolve_returns_a_single_area_as_drawn():
     one = dissolve(a)
     assert one.is_valid and one is a.geometry.values[0]
     assert one.area == pytest.approx(shapely.union_all(a.geometry.values).area)
+
+
+def _two_discs(res=25.0, x0=1000.0, y0=2000.0, h=40, w=60):
+    ys, xs = np.mgrid[0:h, 0:w]
+    cx, cy = x0 + (xs + 0.5) * res, y0 + (ys + 0.5) * res
+    m = ((cx - 1500) ** 2 + (cy - 2500) ** 2 < 400 ** 2) | ((cx - 2200) ** 2 + (cy - 2300) ** 2 < 200 ** 2)
+    return m, cx, cy
+
+
+def test_split_by_unit_keeps_pixels_whose_centre_is_inside():
+    from access.coverage.service_areas import ReachMask, split_by_unit
+
+    m, cx, cy = _two_discs()
+    tri = shapely.Polygon([(1010, 2010), (2400, 2100), (1500, 2990)])
+    sq = shapely.box(2000, 2000, 2700, 2500)  # overlaps the triangle: each unit gets its centres
+    units = gpd.GeoDataFrame({"code": ["tri", "sq"]}, geometry=[tri, sq])
+    # the same pixels drawn as one mask and as two overlapping windows of it
+    whole = [ReachMask(m.copy(), 1000.0, 2000.0, 25.0)]
+    apart = [ReachMask(m[:, :35].copy(), 1000.0, 2000.0, 25.0), ReachMask(m[:, 20:].copy(), 1500.0, 2000.0, 25.0)]
+    for masks in (whole, apart):
+        codes, geoms = split_by_unit(masks, units)
+        assert list(codes) == ["tri", "sq"]
+        for poly, g in zip((tri, sq), geoms):
+            # oracle: the pixels of the discs whose centre the unit contains (no pinches in discs)
+            expected = (shapely.contains_xy(poly, cx, cy) & m).sum()
+            assert g.is_valid and g.area == pytest.approx(expected * 625.0, abs=1e-6)
+    # no unit: every pixel once
+    codes, geoms = split_by_unit(apart, None)
+    assert list(codes) == [""] and geoms[0].area == pytest.approx(m.sum() * 625.0)
+    # a unit the masks never reach gets no row
+    far = gpd.GeoDataFrame({"code": ["far"]}, geometry=[shapely.box(9000, 9000, 9100, 9100)])
+    assert len(split_by_unit(whole, far)[0]) == 0

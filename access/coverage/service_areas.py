@@ -16,6 +16,8 @@ its length, measured from that node.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -251,23 +253,43 @@ def _fill_pinches(mask: np.ndarray) -> None:
         a |= rising
 
 
-def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: float):
-    """Buffered pieces per source, drawn on a ``res`` grid and polygonised.
+@dataclass
+class ReachMask:
+    """A service area as pixels of the ``res``-metre lattice through the CRS origin.
 
-    The outlines follow the pixel edges, unsimplified: a topology-preserving
-    simplification by half a pixel took as long as the polygonising and
-    removed under a fifth of the vertices (maps simplify for display anyway).
+    ``mask[j, i]`` is the pixel ``x0 + i res <= x < x0 + (i + 1) res``,
+    ``y0 + j res <= y < y0 + (j + 1) res`` (rows run north). ``x0`` and
+    ``y0`` are multiples of ``res``, so masks drawn by different runs (the
+    parts of a partitioned run) line up pixel for pixel.
     """
-    import rasterio
-    from affine import Affine
-    from rasterio import features
 
+    mask: np.ndarray  # bool, (h, w)
+    x0: float
+    y0: float
+    res: float
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax), metres."""
+        h, w = self.mask.shape
+        return self.x0, self.y0, self.x0 + w * self.res, self.y0 + h * self.res
+
+
+def _paint_masks(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: float):
+    """Per source, the pixels whose centre lies within ``buffer_m`` of one of its pieces.
+
+    Returns the sources (sorted) and one :class:`ReachMask` per source (None
+    for a source whose pieces have no segment).
+    """
     coords, gi = shapely.get_coordinates(pieces, return_index=True)
     nxt = np.flatnonzero(gi[1:] == gi[:-1])  # consecutive vertices of one piece
-    seg_src = src[gi[nxt]]
+    # a piece of one vertex (a lone node) is a segment of length 0: a disc of buffer_m
+    lone = np.flatnonzero(np.bincount(gi, minlength=len(pieces)) == 1) if len(gi) else np.empty(0, np.int64)
+    first = np.searchsorted(gi, lone)
+    seg_src = np.concatenate([src[gi[nxt]], src[lone]])
+    a = np.concatenate([coords[nxt], coords[first]])
+    b = np.concatenate([coords[nxt + 1], coords[first]])
     o = np.argsort(seg_src, kind="stable")
-    nxt, seg_src = nxt[o], seg_src[o]
-    a, b = coords[nxt], coords[nxt + 1]
+    seg_src, a, b = seg_src[o], a[o], b[o]
     usrc = np.unique(src)
     ptr = np.searchsorted(seg_src, np.concatenate([usrc, [np.iinfo(np.int64).max]]))
     ptr[-1] = len(seg_src)
@@ -294,18 +316,34 @@ def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: flo
     _paint_jit(a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy(),
                ptr.astype(np.int64), float(buffer_m), float(res), ox, oy, hw,
                out_ptr.astype(np.int64), out)
-    # Polygonise each source's mask; rings from every source are collected
-    # and turned into geometries by three array calls, not per ring.
+    masks = [ReachMask(out[out_ptr[s]:out_ptr[s + 1]].reshape(h[s], w[s]).view(bool), float(ox[s]), float(oy[s]),
+                       float(res)) if has[s] else None for s in range(len(usrc))]
+    return usrc, masks
+
+
+def _trace(masks: list[ReachMask | None]) -> np.ndarray:
+    """One (Multi)Polygon per mask along the pixel edges (empty for None or no pixel).
+
+    The outlines are unsimplified: a topology-preserving simplification by
+    half a pixel took as long as the tracing and removed under a fifth of the
+    vertices (maps simplify for display anyway). Pinches are filled first, in
+    place, so every polygon is valid as drawn. Rings from every mask are
+    collected and made geometries by three array calls, not one per ring.
+    """
+    import rasterio
+    from affine import Affine
+    from rasterio import features
+
     ring_xy, ring_len, poly_of_ring, src_of_poly = [], [], [], []
     n_ring = n_poly = 0
     with rasterio.Env():
-        for s in range(len(usrc)):
-            if not has[s]:
+        for s, rm in enumerate(masks):
+            if rm is None or not rm.mask.any():
                 continue
-            m = out[out_ptr[s]:out_ptr[s + 1]].reshape(h[s], w[s])
-            _fill_pinches(m.view(bool))
-            tr = Affine(res, 0.0, ox[s], 0.0, res, oy[s])
-            for geom, _ in features.shapes(m, mask=m.view(bool), transform=tr, connectivity=8):
+            _fill_pinches(rm.mask)
+            m = rm.mask.view(np.uint8)
+            tr = Affine(rm.res, 0.0, rm.x0, 0.0, rm.res, rm.y0)
+            for geom, _ in features.shapes(m, mask=rm.mask, transform=tr, connectivity=8):
                 for ring in geom["coordinates"]:
                     ring_xy.extend(ring)  # vertex tuples, made one array below
                     ring_len.append(len(ring))
@@ -313,19 +351,26 @@ def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: flo
                     n_ring += 1
                 src_of_poly.append(s)
                 n_poly += 1
-    polys = np.array([shapely.Polygon()] * len(usrc), dtype=object)
+    n = len(masks)
+    polys = np.array([shapely.Polygon()] * n, dtype=object)
     if n_ring:
         rings = shapely.linearrings(np.asarray(ring_xy, dtype=float),
                                     indices=np.repeat(np.arange(n_ring), ring_len))
         parts = shapely.polygons(rings, indices=np.asarray(poly_of_ring))
         sp = np.asarray(src_of_poly)
-        one = np.bincount(sp, minlength=len(usrc)) == 1
+        one = np.bincount(sp, minlength=n) == 1
         multi = shapely.multipolygons(parts, indices=sp)
-        first = np.searchsorted(sp, np.arange(len(usrc)))
-        got = np.bincount(sp, minlength=len(usrc)) > 0
+        first = np.searchsorted(sp, np.arange(n))
+        got = np.bincount(sp, minlength=n) > 0
         polys[got] = multi[got]
         polys[one] = parts[first[one]]
-    return usrc, polys
+    return polys
+
+
+def _raster_areas(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: float):
+    """Buffered pieces per source, drawn on a ``res`` grid and traced."""
+    usrc, masks = _paint_masks(src, pieces, buffer_m, res)
+    return usrc, _trace(masks)
 
 
 def service_areas(graph: Graph, edges, node_times: pd.DataFrame, limit_s: float,
@@ -442,3 +487,140 @@ def dissolve_by_category(areas: gpd.GeoDataFrame, facilities: pd.DataFrame) -> g
         rows.append((c, shapely.union_all(areas.geometry.values[cat == c])))
     return gpd.GeoDataFrame({"category": [r[0] for r in rows]},
                             geometry=[r[1] for r in rows], crs=areas.crs)
+
+
+def reach_mask(graph: Graph, edges, node_times: pd.DataFrame, limit_s: float, buffer_m: float = 50.0,
+               resolution_m: float = 25.0) -> ReachMask | None:
+    """The pixels within ``buffer_m`` of the road every source reaches together, or None.
+
+    As :func:`service_areas` (raster method) with every source taken as one,
+    before tracing: a reached node without a usable arc counts as a point.
+
+    Parameters
+    ----------
+    graph, edges, node_times, limit_s
+        See :func:`service_areas` (direction "to").
+    buffer_m, resolution_m : float
+        Off-road distance and pixel size, metres (> 0).
+    """
+    if not (buffer_m > 0 and resolution_m > 0):
+        raise InputError(f"buffer_m = {buffer_m}, resolution_m = {resolution_m}: give metres > 0.")
+    src, pieces = reached_segments(graph, edges, node_times, limit_s, "to")
+    nt = node_times[node_times["seconds"] <= limit_s]
+    nodes = np.unique(nt["node"].to_numpy(np.int64))
+    points = shapely.points(graph.node_xy[nodes]) if len(nodes) else np.empty(0, object)
+    # every reached node as a point too: one on a road already drawn adds no pixel,
+    # one without a usable arc is its own disc
+    pieces = np.concatenate([pieces, points])
+    if not len(pieces):
+        return None
+    _, masks = _paint_masks(np.zeros(len(pieces), np.int64), pieces, float(buffer_m), float(resolution_m))
+    return masks[0]
+
+
+def _window(bounds, res: float) -> tuple[float, float, int, int]:
+    # the lattice pixels a box touches: (x0, y0, h, w)
+    x0, y0 = np.floor(bounds[0] / res) * res, np.floor(bounds[1] / res) * res
+    w, h = int(np.ceil((bounds[2] - x0) / res)), int(np.ceil((bounds[3] - y0) / res))
+    return float(x0), float(y0), max(h, 0), max(w, 0)
+
+
+def split_by_unit(masks: list[ReachMask], units: gpd.GeoDataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels of any of ``masks`` per unit polygon, traced.
+
+    A pixel belongs to the unit its centre lies in (GDAL's rasterising rule),
+    so the pieces of units that tile the plane (counties) never overlap, and
+    a pixel outside every unit is left out. Masks drawn apart (the parts of a partitioned run) give the
+    same pieces as their union drawn at once.
+
+    Parameters
+    ----------
+    masks : list of ReachMask
+        On one lattice (same ``res``).
+    units : GeoDataFrame or None
+        ``code`` and polygons in the masks' CRS; None: one piece of every
+        pixel, code ``""``.
+
+    Returns
+    -------
+    codes : ndarray of str
+        Units with at least one pixel.
+    geoms : ndarray of (Multi)Polygon
+    """
+    from affine import Affine
+    from rasterio import features
+
+    masks = [m for m in masks if m is not None and m.mask.any()]
+    if not masks:
+        return np.empty(0, dtype=object), np.empty(0, dtype=object)
+    res = masks[0].res
+    if any(m.res != res for m in masks):
+        raise ValueError("masks on different pixel sizes cannot be put together")
+    mb = np.array([m.bounds() for m in masks])
+    if units is None:
+        boxes, codes, shapes = [(mb[:, 0].min(), mb[:, 1].min(), mb[:, 2].max(), mb[:, 3].max())], [""], [None]
+    else:
+        boxes = list(units.geometry.bounds.to_numpy())
+        codes, shapes = list(units["code"].astype(str)), list(units.geometry.values)
+    out_codes, pieces = [], []
+    for box, code, shape in zip(boxes, codes, shapes):
+        x0, y0, h, w = _window(box, res)
+        near = np.flatnonzero((mb[:, 0] < x0 + w * res) & (mb[:, 2] > x0) & (mb[:, 1] < y0 + h * res) & (mb[:, 3] > y0))
+        if not len(near) or h == 0 or w == 0:
+            continue
+        comp = np.zeros((h, w), dtype=bool)
+        for k in near:
+            m = masks[k]
+            # integer offsets: both origins are multiples of res
+            di, dj = int(round((m.x0 - x0) / res)), int(round((m.y0 - y0) / res))
+            mh, mw = m.mask.shape
+            i0, j0, i1, j1 = max(di, 0), max(dj, 0), min(di + mw, w), min(dj + mh, h)
+            if i0 < i1 and j0 < j1:
+                comp[j0:j1, i0:i1] |= m.mask[j0 - dj:j1 - dj, i0 - di:i1 - di]
+        if shape is not None and comp.any():
+            inside = features.rasterize([(shape, 1)], out_shape=(h, w), transform=Affine(res, 0.0, x0, 0.0, res, y0),
+                                        fill=0, dtype=np.uint8)
+            comp &= inside.view(bool)
+        if comp.any():
+            out_codes.append(code)
+            pieces.append(ReachMask(comp, x0, y0, res))
+    return np.asarray(out_codes, dtype=object), _trace(pieces)
+
+
+#: columns of a service-area table, in order (the geometry comes last)
+AREA_COLUMNS = ("county", "county_name", "circle", "category", "facilities", "minutes")
+
+
+def area_table(groups: list[tuple[dict, list[ReachMask]]], counties: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame:
+    """Service areas per county, circle and category, as a table.
+
+    Parameters
+    ----------
+    groups : list of (dict, list of ReachMask)
+        Per (circle, category): ``circle``, ``category``, ``facilities``
+        (count), ``minutes``, and the masks whose union is its area.
+    counties : GeoDataFrame or None
+        ``code`` (and ``name``) with polygons; None: one row per group,
+        county ``""``.
+    crs
+        Of the masks and counties.
+
+    Returns
+    -------
+    GeoDataFrame with :data:`AREA_COLUMNS` and one (Multi)Polygon per
+    county with pixels of the area (a pixel goes to the county its centre
+    lies in), sorted by circle, category and county.
+    """
+    names = {}
+    if counties is not None:
+        names = dict(zip(counties["code"].astype(str), counties.get("name", counties["code"]).astype(str)))
+    rows = []
+    for meta, masks in groups:
+        codes, geoms = split_by_unit(masks, counties)
+        rows += [{"county": c, "county_name": names.get(c, ""), "circle": meta["circle"],
+                  "category": meta["category"], "facilities": int(meta["facilities"]),
+                  "minutes": float(meta["minutes"]), "geometry": g} for c, g in zip(codes, geoms)]
+    if not rows:
+        return gpd.GeoDataFrame({c: [] for c in AREA_COLUMNS}, geometry=[], crs=crs)
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    return out.sort_values(["circle", "category", "county"], kind="stable", ignore_index=True)

@@ -360,7 +360,7 @@ def write_maps(study, results, out, *, lang: str | None = None, offline: bool = 
             shape = c.geometry
             fsub = fac[fac.geometry.within(shape)] if len(fac) else fac
             gsub = all_gaps[all_gaps.geometry.intersects(shape)] if all_gaps is not None else None
-            asub = areas.clip(shape) if areas is not None else None
+            asub = areas[areas["county"].astype(str) == code] if areas is not None else None
             name = str(c.get("name", code))
             stem = map_stem(code)
             psub = proposed[proposed.geometry.within(shape)] if proposed is not None else None

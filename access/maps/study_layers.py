@@ -116,16 +116,18 @@ def gaps_for_map(gaps: gpd.GeoDataFrame | None, circles, limit: int = MAP_GAPS) 
 
 
 def areas_for_map(areas: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
-    """Service areas, one (dissolved, simplified) polygon per circle and category."""
+    """Service areas simplified for display: a polygon per county, circle and category.
+
+    The counties' pieces never overlap (:func:`access.coverage.service_areas.area_table`),
+    so they are drawn as they are, without a union.
+    """
     if areas is None or len(areas) == 0 or "category" not in areas.columns:
         return None
     a = areas.copy()
-    if "circle" not in a.columns:
-        a["circle"] = ""
-    a = a[["circle", "category", a.geometry.name]]
-    if a.duplicated(["circle", "category"]).any():
-        a = a.dissolve(by=["circle", "category"], as_index=False)
-    return _simplified(a, MAP_SIMPLIFY_M)
+    for col in ("county", "circle"):
+        if col not in a.columns:
+            a[col] = ""
+    return _simplified(a[["county", "circle", "category", a.geometry.name]], MAP_SIMPLIFY_M)
 
 
 def townships_for_map(twp: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
