@@ -17,6 +17,12 @@ per-category times) and computes them with the same code as
 :meth:`access.study.Study.run`; ``cells.parquet`` is joined from the unit
 files one row group at a time (:func:`access.outputs.write_cell_parts`).
 
+Service areas: each part draws its own facilities' reach as pixels on the
+study's 25 m lattice and writes them to disk; one task per county then ORs
+the masks that meet the county and keeps the pixels whose centre lies in it,
+so the rows equal a single-process run's without a union of polygons
+(:func:`access.coverage.service_areas.area_table`).
+
 Supply ratios (``[[targets]]``) need demand across partition borders. Each
 part streams its cells' catchment pairs to Parquet and returns its share of
 every facility's demand; the coordinator adds the shares, divides each
