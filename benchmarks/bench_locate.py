@@ -12,7 +12,8 @@
 
 Run::
 
-    .venv/bin/python benchmarks/bench_locate.py [--cells 100000] [--cands 5000] [--p 250] [--pm-rounds N] [--skip-sf] [--skip-mclp]
+    .venv/bin/python benchmarks/bench_locate.py [--cells 100000] [--cands 5000] [--p 250] [--pm-rounds N]
+        [--seed 0] [--skip-sf] [--skip-mclp]
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def main():
     ap.add_argument("--skip-sf", action="store_true")
     ap.add_argument("--skip-mclp", action="store_true")
     ap.add_argument("--pm-rounds", type=int, default=None, help="p-median local search rounds (default: the model's)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic instance (another instance, same size)")
     a = ap.parse_args()
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     if not a.skip_sf:
@@ -115,7 +117,7 @@ def main():
     locate.p_median(tt, pp, 5, unserved_s=1800, method="heuristic", lagrange_iters=5)
 
     t = time.perf_counter()
-    table, pop = synthetic(a.cells, a.cands)
+    table, pop = synthetic(a.cells, a.cands, seed=a.seed)
     print(f"instance: {a.cells:,} cells x {a.cands:,} candidates, {len(table):,} pairs "
           f"({len(table) / a.cells:.1f} per cell), built in {time.perf_counter() - t:.1f} s; p = {a.p}")
     if not a.skip_mclp:

@@ -284,12 +284,58 @@ def test_search_ends_where_no_swap_saves(seed, p, rounds):
     assert best_swap >= cost(S) * (1 - 1e-9)
 
 
-def test_two_chains_are_reproducible():
-    """The chains run in threads, each seeded: two runs choose the same sites,
-    and the result is bracketed by HiGHS's exact optimum and the bound."""
+def test_pooled_search_is_reproducible():
+    """The pool's solutions run in threads, each seeded, and are crossed between
+    legs: two runs choose the same sites, and the result is bracketed by HiGHS's
+    exact optimum and the bound."""
     tab, full, w = _random(11, nd=300, nc=40, density=0.12)
     a = L.p_median(tab, w, 6, unserved_s=2400.0, n_candidates=40, method="heuristic", rounds=200)
     b = L.p_median(tab, w, 6, unserved_s=2400.0, n_candidates=40, method="heuristic", rounds=200)
     assert a.sites.tolist() == b.sites.tolist() and a.objective == b.objective and a.bound == b.bound
     exact = L.p_median(tab, w, 6, unserved_s=2400.0, n_candidates=40, method="exact")
     assert a.bound <= exact.objective * (1 + 1e-9) <= a.objective * (1 + 2e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), p=st.integers(1, 6))
+def test_crossover_is_the_best_mix_of_independent_parts(seed, p):
+    """The child of two solutions costs exactly what re-costing it from the full
+    matrix gives, keeps p sites, and is the cheapest of every mix taking each
+    part from one parent (parts: the differing sites joined through shared
+    rows, by networkx; every subset of parts with as many sites in as out
+    enumerated)."""
+    import networkx as nx
+
+    from access.siting.crossover import _crossover
+
+    rng = np.random.default_rng(seed)
+    _, full, w = _random(seed, nd=120, nc=30, density=0.05)
+    fb = np.where(rng.random(120) < 0.5, 2400.0, 1800.0)
+
+    def cost(o):
+        return float((w * np.minimum(full[:, o].min(1, initial=np.inf), fb)).sum())
+
+    a, b = np.zeros(30, np.bool_), np.zeros(30, np.bool_)
+    a[rng.choice(30, p, replace=False)] = True
+    b[rng.choice(30, p, replace=False)] = True
+    child, got, n, _ = _crossover(*_engine_arrays(full, w, fb), a, b)
+    diff = np.flatnonzero(a != b)
+    g = nx.Graph()
+    g.add_nodes_from(diff.tolist())
+    for i in range(120):
+        on = [j for j in diff if np.isfinite(full[i, j])]
+        g.add_edges_from(zip(on, on[1:]))
+    parts = [sorted(c) for c in nx.connected_components(g)]
+    assert n == len(parts)
+    best = np.inf
+    for k in range(len(parts) + 1):
+        for S in itertools.combinations(parts, k):
+            o = a.copy()
+            for part in S:
+                o[part] = b[part]
+            if o.sum() == p:
+                best = min(best, cost(o))
+    assert child.sum() == p and not (child & ~(a | b)).any() and (child >= (a & b)).all()
+    assert got == pytest.approx(cost(child), rel=1e-12)
+    assert got == pytest.approx(best, rel=1e-12)
+    assert got <= min(cost(a), cost(b)) * (1 + 1e-12)

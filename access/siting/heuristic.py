@@ -1,7 +1,8 @@
 """Heuristic for maximal covering and p-median on instances too large for the MILP.
 
-Local search (:mod:`access.siting.local_search`) finds the sites; a
-Lagrangian relaxation (:mod:`access.siting.lagrange`) proves how far from
+Local search (:mod:`access.siting.local_search`) finds the sites, several
+searches merged by partition crossover (:mod:`access.siting.crossover`) for
+p-median; a Lagrangian relaxation (:mod:`access.siting.lagrange`) proves how far from
 the optimum they can be.
 """
 
@@ -14,12 +15,13 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
+from access.siting.crossover import _crossover
 from access.siting.lagrange import _lagrange
 from access.siting.local_search import _search
 
 
 def _heuristic(d, c, t, w, fb, nc: int, p: int, rounds: int, iters: int, max_swaps: int,
-               chains: int = 1):
+               pool: int = 1, legs: int = 1):
     """Sites, proven lower bound on the cost and notes for the engine's problem.
 
     Parameters
@@ -33,15 +35,17 @@ def _heuristic(d, c, t, w, fb, nc: int, p: int, rounds: int, iters: int, max_swa
     nc, p : int
         Candidates and sites to open (0 < p <= nc).
     rounds, iters, max_swaps : int
-        Iterated local search rounds (of each chain), subgradient iterations
-        and the cap on swaps per descent.
-    chains : int
-        Local search chains run side by side in threads. With more than one,
-        the rounds after the first tenth are cut into 8 legs; each chain runs
-        a leg from the best solution so far with its own seed and the best
-        chain's solution starts the next leg. Runs of one chain end up to
-        0.2 % apart from seed to seed, so picking the best of several at each
-        leg keeps the search on the luckier path.
+        Iterated local search rounds in all, subgradient iterations and the
+        cap on swaps per descent.
+    pool, legs : int
+        With ``pool`` > 1, ``pool`` solutions share the rounds, searched side
+        by side in threads with their own seeds, in ``legs`` legs. After each
+        leg the best solution takes, part by part, whatever another one does
+        better (partition crossover, :mod:`access.siting.crossover`); the
+        others go on from where they are, so the pool stays diverse. Good
+        solutions of large instances differ in many separate places (one
+        chain's result varies by up to 0.2 % with its seed), and each
+        solution finds its improvements in different ones.
 
     Returns
     -------
@@ -79,12 +83,13 @@ def _heuristic(d, c, t, w, fb, nc: int, p: int, rounds: int, iters: int, max_swa
 
     # sites first: the bound's subgradient steps aim at the best cost found,
     # and the closer that target, the higher the bound climbs in as many steps.
-    # A tenth of the rounds gives a target close enough (the bound ends within
-    # 0.003 % of the one aimed at the final cost); the bound then runs in a
-    # second thread while the search goes on, both releasing the GIL.
+    # A tenth of the rounds (of one chain; with a pool, its first leg) gives a
+    # target close enough (the bound ends within 0.003 % of the one aimed at the
+    # final cost); the bound then runs in another thread while the search goes
+    # on, both releasing the GIL.
     t1 = time.perf_counter()
     is_open = np.zeros(nc, dtype=np.bool_)
-    first = rounds // 10
+    first = rounds // 10 if pool == 1 else 0
     cost, moves, done = _search(d_ptr, c2, t2, k_ptr, k_rows, k_t, w2, fb2, is_open, p, first, max_swaps, 0)
 
     # the bound works on costs rounded down to float32 (a relaxation, so still a
@@ -93,28 +98,40 @@ def _heuristic(d, c, t, w, fb, nc: int, p: int, rounds: int, iters: int, max_swa
     wt = wt64.astype(np.float32)
     wt = np.where(wt > wt64, np.nextafter(wt, np.float32(-np.inf)), wt)
     del wt64
-    args = (d_ptr, c2.astype(np.int32), wt, k_ptr, k_rows, wt[co], w2 * fb2, p, cost, iters, np.empty(nr))
-    with ThreadPoolExecutor(1 + chains, thread_name_prefix="siting") as pool:
-        bound = pool.submit(_timed, _lagrange, *args)
-        legs = 8 if chains > 1 else 1
-        more_moves = more_rounds = 0
+    args = [d_ptr, c2.astype(np.int32), wt, k_ptr, k_rows, wt[co], w2 * fb2, p, cost, iters, np.empty(nr)]
+    eng = (d_ptr, c2, t2, k_ptr, k_rows, k_t, w2, fb2)
+    members = [is_open.copy() for _ in range(pool)]
+    taken = 0
+    with ThreadPoolExecutor(1 + pool, thread_name_prefix="siting") as ex:
+        bound = ex.submit(_timed, _lagrange, *args) if pool == 1 else None
         for leg in range(legs):
             n = (rounds - first) * (leg + 1) // legs - (rounds - first) * leg // legs
-            starts = [is_open.copy() for _ in range(chains)]
-            runs = [pool.submit(_search, d_ptr, c2, t2, k_ptr, k_rows, k_t, w2, fb2, o, p, n, max_swaps,
-                                1 + leg * chains + k) for k, o in enumerate(starts)]
+            runs = [ex.submit(_search, *eng, o, p, n // pool, max_swaps, 1 + leg * pool + k)
+                    for k, o in enumerate(members)]
             results = [f.result() for f in runs]
-            k = min(range(chains), key=lambda k: results[k][0])
-            cost = results[k][0]
-            is_open[:] = starts[k]
-            more_moves += sum(x[1] for x in results)
-            more_rounds += sum(x[2] for x in results)
+            moves += sum(x[1] for x in results)
+            done += sum(x[2] for x in results)
+            b = min(range(pool), key=lambda k: results[k][0])
+            cost = results[b][0]
+            if bound is None:  # aim at the best cost of the first leg
+                args[8] = cost
+                bound = ex.submit(_timed, _lagrange, *args)
+            # the best solution takes, part by part, whatever another does
+            # better; the others go on from where they are (a diverse pool)
+            for k in range(pool):
+                if k != b:
+                    members[b], _, _, parts = _crossover(*eng, members[b], members[k])
+                    taken += parts
+        best = members[b]
+        if pool > 1:
+            cost, more, _ = _search(*eng, best, p, 0, max_swaps, 0)
+            moves += more
+        is_open[:] = best
         (lb, its), t_lag = bound.result()
-    moves, done = moves + more_moves, done + more_rounds
     t_ils = time.perf_counter() - t1
     lb -= 1e-9 * abs(lb)  # allowance for rounding in the sums
-    notes = [f"greedy, swaps and {done} local search rounds ({moves} swaps"
-             f"{f', {chains} chains' if chains > 1 else ''}) {t_ils:.1f} s, alongside the "
+    mix = f", {pool} solutions in {legs} legs, {taken} parts crossed into the best" if pool > 1 else ""
+    notes = [f"greedy, swaps and {done} local search rounds ({moves} swaps{mix}) {t_ils:.1f} s, alongside the "
              f"Lagrangian bound ({its} iterations {t_lag:.1f} s); ordering {prep:.1f} s"]
     return np.sort(cperm[np.flatnonzero(is_open)]), min(lb, cost), notes
 

@@ -28,13 +28,15 @@ proven optimum without branch and bound. Maximal covering and p-median also
 have a fast heuristic for instances too large for the MILP, one engine for
 both: greedy, best-improvement swaps (Teitz & Bart 1968, with the
 gain/loss/extra bookkeeping of Resende & Werneck 2007), then iterated local
-search; and a proven bound from Lagrangian relaxation (subgradient
+search (for p-median, a pool of searches merged by partition crossover); and
+a proven bound from Lagrangian relaxation (subgradient
 optimisation) so that the gap is known.
 
 The parts live in their own modules: inputs and :class:`Solution` in
 :mod:`access.siting.solution`, the MILPs in :mod:`access.siting.milp`, the
 heuristic in :mod:`access.siting.heuristic` (search engine
-:mod:`access.siting.local_search`, bound :mod:`access.siting.lagrange`) and
+:mod:`access.siting.local_search`, crossover :mod:`access.siting.crossover`,
+bound :mod:`access.siting.lagrange`) and
 p-center in :mod:`access.siting.center`.
 """
 
@@ -197,7 +199,7 @@ def maximal_covering(table: pd.DataFrame, weights, p: int, limit_s: float, cover
 # ------------------------------------------------------------------ p-median
 def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates: int | None = None,
              unserved_s: float | None = None, method: str = "auto", time_limit: float | None = None,
-             max_swaps: int = 10_000, lagrange_iters: int = 3000, rounds: int = 9_000) -> Solution:
+             max_swaps: int = 10_000, lagrange_iters: int = 3000, rounds: int = 18_000) -> Solution:
     """``p`` new sites minimising total weighted travel time (persons x seconds).
 
     Every demand point uses the nearest open site: a chosen candidate or an
@@ -222,12 +224,13 @@ def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates
     time_limit : float, optional
         MILP time limit, seconds.
     max_swaps, lagrange_iters, rounds : int
-        Heuristic limits, as in :func:`maximal_covering`; ``rounds`` is per
-        chain: p-median runs two local search chains side by side, keeping
-        the better one every eighth of the rounds (a single chain's result
-        varies by up to 0.2 % with its seed). On 100,000 demand points x
-        5,000 candidates (p = 250) the default ends about 1.0-1.1 % above
-        the bound (benchmarks/README.md).
+        Heuristic limits, as in :func:`maximal_covering`. After a tenth of
+        the rounds, p-median shares the rest among 4 solutions searched side
+        by side in 12 legs, each replaced after a leg by its best mix with
+        the best solution (partition crossover, see
+        :mod:`access.siting.crossover`). On 100,000 demand points x 5,000
+        candidates (p = 250) the default ends within 1 % of the bound
+        (benchmarks/README.md).
 
     Returns
     -------
@@ -266,7 +269,7 @@ def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates
     else:
         fr_h = np.where(np.isfinite(fr), fr, _big(t, fr))
         sites, bound, hnotes = _heuristic(ri, c, t, wr, fr_h, P.n_cand, p, rounds, lagrange_iters, max_swaps,
-                                          chains=2)
+                                          pool=4, legs=12)
         solver = "greedy+swap"
         notes += hnotes
     sol = _finish("p_median", sites, 0.0, 0.0, solver, t0, P, reach | np.isfinite(fb),
