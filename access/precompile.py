@@ -3,15 +3,15 @@
 On the first run after an install or upgrade the kernel cache
 (:mod:`access.cache`) is empty, and each kernel compiles when the run first
 calls it, one after the other on one core. :func:`start` launches a helper
-process that runs the same scenario on a small sample (a few hundred cells,
-a few facilities per category). It calls every kernel with the argument
-types of the real run, so numba compiles them and writes them to the shared
-cache while the run reads its inputs, snaps and routes on the other core; the
-run then loads each kernel it reaches from the cache, or compiles it itself
-when it gets there first. Past the all-node search the run needs right after
-snapping, the helper starts from the run's far end (supply and capacity, the
-costliest kernels; see :func:`_main`), so the two meet in the middle rather
-than compile the same kernels side by side. Either way the machine code is
+process that calls every kernel with the argument types of the real run,
+first on a few points placed on one road of the scenario's network, then in
+the same scenario on a small sample (a few hundred cells, a few facilities
+per category), so numba compiles them and writes them to the shared cache
+while the run reads its inputs, snaps and routes on the other core; the run
+then loads each kernel it reaches from the cache, or compiles it itself when
+it gets there first. The helper compiles in the order the run needs the
+kernels (see :func:`_main`), the snapping kernels, which the run reaches
+while the helper is still starting, last. Either way the machine code is
 the same, and numba writes cache files atomically, so a helper that fails or
 is stopped half way costs nothing but its own time. The helper writes nothing
 else.
@@ -133,17 +133,47 @@ def sample(study, n_cells: int = SAMPLE_CELLS, per_category: int = SAMPLE_FACILI
                    networks={}, accounts=[], timings={}, memo={}, quiet=True)
 
 
+def on_one_road(graph):
+    """``(facilities, cells)``: three facilities and four cells snapped to the first arc of ``graph``.
+
+    Enough for every supply and capacity kernel to be called with the
+    argument types of a run (two facilities share the road, one stands
+    alone, cells lie on the same road); the times mean nothing.
+    """
+    import numpy as np
+
+    from access.network.snap import Snap
+
+    tail = int(np.flatnonzero(np.diff(graph.indptr))[0])
+    head = int(graph.indices[graph.indptr[tail]])
+    edge = int(graph.arc_edge[graph.indptr[tail]]) if graph.arc_edge is not None else -1
+
+    def snap(ends, pos):
+        n = len(pos)
+        a = np.array([e[0] for e in ends], np.int64)
+        b = np.array([e[1] for e in ends], np.int64)
+        secs = 10.0 * np.asarray(pos, np.float64) + 1.0
+        return Snap(node_a=a, node_b=b, to_a=secs, to_b=secs[::-1].copy(), from_a=secs.copy(),
+                    from_b=secs[::-1].copy(), edge=np.full(n, edge, np.int64), pos=np.asarray(pos, np.float64),
+                    dist=np.zeros(n), ok=np.ones(n, bool))
+
+    fac = snap([(tail, head), (tail, head), (head, tail)], [0.2, 0.6, 0.5])
+    cells = snap([(tail, head)] * 3 + [(head, tail)], [0.1, 0.4, 0.9, 0.3])
+    return fac, cells
+
+
 def _main(scenario: str) -> int:
     """Compile in the order that leaves the run least to compile itself.
 
     The run compiles the snapping kernels itself (it reaches them while this
-    process is still starting), so the helper first takes, from the road
-    network alone, the all-node search the run needs right after snapping and
-    the service areas' painting kernel (one road node is enough: its argument
-    types do not depend on the data); then the costliest kernels, those of
-    the supply and capacity steps the run reaches last; then the rest of a
-    sample run, without its service areas (tracing them would compile nothing
-    more).
+    process is still starting). The helper reads only the road network and
+    places a few points on one road (:func:`on_one_road`; the kernels'
+    argument types do not depend on the data, so nothing else has to be read
+    or snapped first), then compiles in the order the run needs them: the
+    nearest-facility search (right after snapping), the supply and capacity
+    kernels (the costliest), the service areas' painting kernel; then the
+    rest of a sample run, without its service areas (tracing them would
+    compile nothing more).
     """
     import warnings
 
@@ -157,34 +187,33 @@ def _main(scenario: str) -> int:
     import numpy as np
     import pandas as pd
 
+    from access.coverage.capacity import allocate_network
     from access.coverage.service_areas import service_areas
     from access.network import osm
     from access.network.build import build_graph
-    from access.routing.dijkstra import multi_source_nearest
-    from access.routing.queries import reverse_graph
+    from access.routing.queries import nearest
     from access.scenario import load_scenario
+    from access.siting.supply import per_1000
     from access.study import Study, _auto_crs, _modes_used
 
     sc = load_scenario(scenario)
     edges = osm.read_network(sc.network)
     crs = CRS.from_user_input(sc.crs) if sc.crs else _auto_crs(edges)
-    # One seed on the reverse graph, as the run searches: the argument types of its call.
-    for name in _modes_used(sc):
-        graph = build_graph(edges, sc.modes[name], crs)
-        g = reverse_graph(graph)
-        if g.n_nodes:
-            multi_source_nearest(g.indptr, g.indices, g.weights, [0], [0.0], [0], 1.0)
+    graphs = [build_graph(edges, sc.modes[name], crs) for name in _modes_used(sc)]
+    for graph in (g for g in graphs if g.n_arcs):
+        fac, cells = on_one_road(graph)
+        ones_f, ones_c = np.ones(len(fac)), np.ones(len(cells))
+        nearest(graph, cells, fac, 600.0, 60.0)  # reverse graph, all-node search, same-edge trips
+        per_1000(graph, fac, cells, ones_f, ones_c, 600.0, 60.0)
+        allocate_network(graph, fac, cells, ones_f, ones_c, 600.0, 60.0)
+    for graph in graphs:
         tails = np.flatnonzero(np.diff(graph.indptr))
         if sc.circles and len(tails):
             service_areas(graph, edges.lines(crs), pd.DataFrame({"source": [0], "node": [int(tails[0])],
                                                                  "seconds": [0.0]}), 60.0)
-    del edges
+    del edges, graphs
 
-    study = sample(Study.read(sc, quiet=True)).build_networks()
-    fac, snaps = study.snap_facilities(study.facilities)
-    study._supply(study.cells.copy(), fac, snaps)
-    study._capacity(study.cells.copy(), fac, snaps)
-    study.run(service_areas=False)
+    sample(Study.read(sc, quiet=True)).run(service_areas=False)
     mark_complete()
     return 0
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from access import cache, precompile
@@ -69,14 +70,14 @@ def test_after_the_helper_the_demo_compiles_no_kernel(tmp_path):
                             capture_output=True, text=True, timeout=900)
     assert helper.returncode == 0, helper.stderr
     assert (_folder(tmp_path) / precompile.MARKER).exists()
-    # from the road network alone, the all-node search (the run needs it right after
-    # snapping) and the painting kernel, before any snapping of the sample; then the
-    # supply and capacity kernels (the run's last) before the rest of the sample run
+    # from the road network alone, before any snapping of the sample: the nearest-facility
+    # search the run needs right after snapping (reverse graph, all-node search, same-edge
+    # trips), then the supply and capacity kernels, then the painting kernel
     order = helper.stdout.split()
     assert order[0] == "access.routing.dijkstra"
-    assert order.index("access.coverage.service_areas") < order.index("access.network.snap")
-    far = [i for i, m in enumerate(order) if m in ("access.routing.sums", "access.coverage.capacity")]
-    assert far and far[-1] < len(order) - 1
+    assert order.index("access.routing.queries") < order.index("access.routing.sums")
+    assert (order.index("access.routing.sums") < order.index("access.coverage.capacity")
+            < order.index("access.coverage.service_areas") < order.index("access.network.snap"))
     run = subprocess.run([sys.executable, "-c", _COUNT_COMPILES, str(tmp_path / "out")], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr
@@ -121,3 +122,18 @@ def test_cpu_times_read_the_kernels_counters():
     sum(i * i for i in range(2_000_000))  # some busy time on one core
     idle1, total1 = precompile._cpu_times()
     assert 0 <= idle0 <= total0 and total1 > total0 and idle1 - idle0 <= total1 - total0
+
+
+def test_points_on_one_road_are_snapped_as_a_run_snaps_them():
+    from access.routing.queries import _check_snap, graph_from_arcs, nearest
+
+    # 0 -> 1 (10 s) and 1 -> 0 (10 s), edge 7; node 2 has no arc
+    g = graph_from_arcs(3, [0, 1], [1, 0], [10.0, 10.0], arc_edge=[7, 7])
+    fac, cells = precompile.on_one_road(g)
+    for name, snap in (("facilities", fac), ("cells", cells)):
+        _check_snap(snap, g, name)
+        assert set(snap.node_a) | set(snap.node_b) == {0, 1}
+        assert (snap.edge == 7).all() and snap.ok.all()
+    # every cell lies on the facilities' road, legs of at most 11 s: all reach one within 600 s
+    sec, row = nearest(g, cells, fac, 600.0)
+    assert np.isfinite(sec).all() and (sec <= 22.0).all() and ((row >= 0) & (row < 3)).all()

@@ -208,16 +208,22 @@ def _piece_cells(x0, y0, dx, dy, p, k, ox, oy, cell):
 @njit(cache=True)
 def _register(x0, y0, dx, dy, pieces, ox, oy, cell, nx, ny):
     """Counting sort of (cell, segment) registrations into a dense CSR grid."""
-    counts = np.zeros(nx * ny + 1, np.int64)
+    # loops rather than np.zeros, np.cumsum and a slice copy: each would add its compilation
+    n = nx * ny
+    ptr = np.empty(n + 1, np.int64)
+    for c in range(n + 1):
+        ptr[c] = 0
     for s in range(len(x0)):
         for k in range(pieces[s]):
             ix0, ix1, iy0, iy1 = _piece_cells(x0[s], y0[s], dx[s], dy[s], pieces[s], k, ox, oy, cell)
             for gx in range(max(ix0, 0), min(ix1, nx - 1) + 1):
                 for gy in range(max(iy0, 0), min(iy1, ny - 1) + 1):
-                    counts[gx * ny + gy + 1] += 1
-    ptr = np.cumsum(counts)
-    fill = ptr[:-1].copy()
-    segs = np.empty(ptr[-1], np.int64)
+                    ptr[gx * ny + gy + 1] += 1
+    fill = np.empty(n, np.int64)
+    for c in range(n):
+        ptr[c + 1] += ptr[c]
+        fill[c] = ptr[c]
+    segs = np.empty(ptr[n], np.int64)
     for s in range(len(x0)):
         for k in range(pieces[s]):
             ix0, ix1, iy0, iy1 = _piece_cells(x0[s], y0[s], dx[s], dy[s], pieces[s], k, ox, oy, cell)

@@ -149,9 +149,10 @@ def csr_from_arcs(n, tails, heads):
     indptr = np.zeros(n + 1, dtype=np.int64)
     for j in range(m):
         indptr[tails[j] + 1] += 1
+    fill = np.empty(n, dtype=np.int64)  # a loop, not a slice copy: quicker to compile
     for u in range(n):
+        fill[u] = indptr[u]
         indptr[u + 1] += indptr[u]
-    fill = indptr[:-1].copy()
     order = np.empty(m, dtype=np.int64)
     for j in range(m):
         u = tails[j]
@@ -276,13 +277,17 @@ def csr_transpose(indptr, indices, weights, arc_edge, ind_like):
     rptr = np.zeros(n + 1, dtype=np.int64)
     for j in range(m):
         rptr[indices[j] + 1] += 1
+    fill = np.empty(n, dtype=np.int64)  # loops, not a slice copy or np.full: quicker to compile
     for u in range(n):
+        fill[u] = rptr[u]
         rptr[u + 1] += rptr[u]
-    fill = rptr[:-1].copy()
     ind = np.empty(m, dtype=ind_like.dtype)
     w = np.empty(m, dtype=np.float64)
     has_ae = len(arc_edge) == m and m > 0
-    ae = np.empty(m, dtype=np.int64) if has_ae else np.full(m, -1, dtype=np.int64)
+    ae = np.empty(m, dtype=np.int64)
+    if not has_ae:
+        for k in range(m):
+            ae[k] = -1
     for u in range(n):
         for j in range(indptr[u], indptr[u + 1]):
             v = indices[j]
@@ -355,8 +360,11 @@ def _drop_root_lex(hk, hi, size):
 def _multi_source_nearest(indptr, indices, weights, seed_nodes, seed_costs, seed_labels, limit):
     """Kernel of :func:`multi_source_nearest`; labels in 0..2**31-1, n <= 2**32."""
     n = len(indptr) - 1
-    dist = np.full(n, _INF)
-    label = np.full(n, -1, dtype=np.int64)  # -1 until settled
+    dist = np.empty(n)  # filled by a loop, not np.full: quicker to compile
+    label = np.empty(n, dtype=np.int64)  # -1 until settled
+    for v in range(n):
+        dist[v] = _INF
+        label[v] = -1
     hk = np.empty(2 * (len(seed_nodes) + 4096), dtype=np.float64)
     hi = hk.view(np.int64)
     size = np.int64(0)

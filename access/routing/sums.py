@@ -486,7 +486,8 @@ def _walk(rg_ptr, rg_ind, rg_w, u0, u1,
     hp = np.empty(2048, dtype=np.float64)
     nset = np.zeros(2, np.int64)
     ntch = np.zeros(2, np.int64)
-    off = 0
+    # int64 from the start: a literal 0 would have numba compile the callees it reaches a second time
+    off = np.int64(0)
     for u in range(u0, u1):
         u_off[u - u0] = off
         f0 = u_fptr[u]
@@ -540,7 +541,7 @@ def _walk(rg_ptr, rg_ind, rg_w, u0, u1,
                             gstamp[g] = stamp
                             glist[ng] = g
                             ng += 1
-        npt = 0
+        npt = np.int64(0)
         for gi in range(ng):
             g = gi if every else glist[gi]
             p = g_p[g]
@@ -549,21 +550,15 @@ def _walk(rg_ptr, rg_ind, rg_w, u0, u1,
             d1p = d1[p]
             d0q = d0[q]
             d1q = d1[q]
-            # longest legs: every cell of the group reaches as many; shortest: none reaches more
-            if n == 1:  # one facility, searched from its own seeds: no side 1
-                x0 = ua_val[f0]
-                xl = f1 if _reach(x0, g_legs[g, 0], g_legs[g, 1], d0p, d0q, budget, pen, limit) else f0
-                xs = f1 if xl == f1 or _reach(x0, g_legs[g, 2], g_legs[g, 3], d0p, d0q, budget, pen, limit) else f0
-                yl = f0
-                ys = f0
-            else:
-                xl = _count(ua_val, f0, f1, g_legs[g, 0], g_legs[g, 1], d0p, d0q, budget, pen, limit)
-                xs = f1 if xl == f1 else _count(ua_val, xl, f1, g_legs[g, 2], g_legs[g, 3], d0p, d0q,
-                                                 budget, pen, limit)
-                yl = f0 if xl == f1 else _count(ub_val, f0, f1, g_legs[g, 0], g_legs[g, 1], d1p, d1q,
-                                                 budget, pen, limit)
-                ys = yl if xl == f1 or yl == f1 else _count(ub_val, yl, f1, g_legs[g, 2], g_legs[g, 3], d1p,
-                                                            d1q, budget, pen, limit)
+            # longest legs: every cell of the group reaches as many; shortest: none reaches more.
+            # One facility (n == 1) is searched from its own seeds: no side 1, y stays 0.
+            xl = _count(ua_val, f0, f1, g_legs[g, 0], g_legs[g, 1], d0p, d0q, budget, pen, limit)
+            xs = f1 if xl == f1 else _count(ua_val, xl, f1, g_legs[g, 2], g_legs[g, 3], d0p, d0q,
+                                             budget, pen, limit)
+            yl = f0 if xl == f1 or n == 1 else _count(ub_val, f0, f1, g_legs[g, 0], g_legs[g, 1], d1p, d1q,
+                                                      budget, pen, limit)
+            ys = yl if xl == f1 or yl == f1 or n == 1 else _count(ub_val, yl, f1, g_legs[g, 2], g_legs[g, 3],
+                                                                  d1p, d1q, budget, pen, limit)
             if xs == f0 and ys == f0:
                 continue
             if xs == xl and ys == yl:
@@ -576,12 +571,8 @@ def _walk(rg_ptr, rg_ind, rg_w, u0, u1,
             x = xl
             y = yl
             for j in range(g_start[g], g_start[g + 1]):  # cells by leg to p: neighbours reach alike
-                if n == 1:
-                    x2 = f1 if _reach(ua_val[f0], s_la[j], s_lb[j], d0p, d0q, budget, pen, limit) else f0
-                    y2 = f0
-                else:
-                    x2 = _count_near(ua_val, xl, xs, x, s_la[j], s_lb[j], d0p, d0q, budget, pen, limit)
-                    y2 = _count_near(ub_val, yl, ys, y, s_la[j], s_lb[j], d1p, d1q, budget, pen, limit)
+                x2 = _count_near(ua_val, xl, xs, x, s_la[j], s_lb[j], d0p, d0q, budget, pen, limit)
+                y2 = _count_near(ub_val, yl, ys, y, s_la[j], s_lb[j], d1p, d1q, budget, pen, limit)
                 if x2 == f0 and y2 == f0:
                     x = x2
                     y = y2
@@ -641,7 +632,8 @@ def _fill_rows(rg_ptr, rg_ind, rg_w, nodes, bound, r0, r1, rows, order, count):
     for r in range(r0, r1):
         seed[0] = nodes[r]
         ns, nt, hp = _k._search(rg_ptr, rg_ind, rg_w, seed, cost, 0, 1, bound[r], dist, touched, hp, order[r])
-        rows[r, :] = dist
+        for v in range(n):  # a loop, not a slice assignment (seconds of compilation)
+            rows[r, v] = dist[v]
         count[r] = ns
         for i in range(nt):
             dist[touched[i]] = _INF
@@ -676,14 +668,16 @@ def _replay(u0, u1, u_fptr, u_fac, u_rb, u_cells, fval, sx, sy, sid, sn, u_off, 
             continue
         _ratio_sweep(f0, f1 - f0, u_fac, u_rb, fval, sx, sy, sid, sn, u_off[u - u0], u_off[u - u0 + 1], bit,
                      fsum, acc_g, acc_c)
-        _direct(2, u, f0, f1, u_fac, u_cells, u_dd[u - u0], fval, f_off, f_edge, f_pos, f_fa, f_fb, f_tab, f_tba,
-                s_la, s_lb, s_pos, s_edge, budget, pen, limit, np.zeros(0), np.zeros(0), acc_c)
+        # mode as int64, as _walk passes it: the same compiled _direct serves both
+        _direct(np.int64(2), u, f0, f1, u_fac, u_cells, u_dd[u - u0], fval, f_off, f_edge, f_pos, f_fa, f_fb, f_tab,
+                f_tba, s_la, s_lb, s_pos, s_edge, budget, pen, limit, np.zeros(0), np.zeros(0), acc_c)
 
 
 @njit(cache=True, nogil=True)
 def _grown(a, n, need):
     out = np.empty(max(need, 2 * len(a)), a.dtype)
-    out[:n] = a[:n]
+    for i in range(n):  # a loop: a slice assignment compiles seconds of error formatting
+        out[i] = a[i]
     return out
 
 
