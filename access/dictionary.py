@@ -138,8 +138,10 @@ ENTRIES: list[tuple[str, str, str, str, str]] = [
      "缺少的服务项与所在乡镇"),
     ("gaps.gpkg", "t_median_s", "s", "Median current time to the missing services; empty when unreachable.",
      "到缺少服务的现状中位时间（秒）；无法到达时为空"),
-    ("service_areas.gpkg", "circle, category, facilities, minutes", "min",
-     "Area reachable from the category's facilities within the circle's limit.", "服务范围（限值内可达的区域）"),
+    ("service_areas.gpkg", "county, county_name, circle, category, facilities, minutes", "min",
+     "Area of the county reachable from the category's facilities (all of the study's) within the circle's limit; "
+     "one row per county, the counties' pieces never overlap.",
+     "县域内限值内可从该类设施（全研究区）到达的区域；每县一行，各县互不重叠"),
     ("coverage.xlsx", "(all sheets)", "persons, min, %",
      "The tables above for people: headers in the chosen language, whole persons, minutes to 0.1, blank for "
      "unreachable with an explicit column of persons unreachable.",
