@@ -9,9 +9,9 @@ the same scenario on a small sample (a few hundred cells, a few facilities
 per category), so numba compiles them and writes them to the shared cache
 while the run reads its inputs, snaps and routes on the other core; the run
 then loads each kernel it reaches from the cache, or compiles it itself when
-it gets there first. The helper compiles in the order the run needs the
-kernels (see :func:`_main`), the snapping kernels, which the run reaches
-while the helper is still starting, last. Either way the machine code is
+it gets there first. The helper compiles the costliest kernels, which the
+run needs last, first (see :func:`_main`), and the snapping kernels, which
+the run reaches while the helper is still starting, last. Either way the machine code is
 the same, and numba writes cache files atomically, so a helper that fails or
 is stopped half way costs nothing but its own time. The helper writes nothing
 else.
@@ -169,11 +169,14 @@ def _main(scenario: str) -> int:
     process is still starting). The helper reads only the road network and
     places a few points on one road (:func:`on_one_road`; the kernels'
     argument types do not depend on the data, so nothing else has to be read
-    or snapped first), then compiles in the order the run needs them: the
-    nearest-facility search (right after snapping), the supply and capacity
-    kernels (the costliest), the service areas' painting kernel; then the
-    rest of a sample run, without its service areas (tracing them would
-    compile nothing more).
+    or snapped first), then compiles the supply and capacity kernels first:
+    they are the costliest (the 2SFCA walk alone takes longer to compile
+    than the run takes to reach it) and the run needs them late, so compiling
+    them here while the run compiles the snapping and nearest-facility
+    kernels itself keeps both cores on different work. Then the
+    nearest-facility search (in case the run has not got there), the service
+    areas' painting kernel, and the rest of a sample run without its service
+    areas (tracing them would compile nothing more).
     """
     import warnings
 
@@ -203,9 +206,9 @@ def _main(scenario: str) -> int:
     for graph in (g for g in graphs if g.n_arcs):
         fac, cells = on_one_road(graph)
         ones_f, ones_c = np.ones(len(fac)), np.ones(len(cells))
-        nearest(graph, cells, fac, 600.0, 60.0)  # reverse graph, all-node search, same-edge trips
         per_1000(graph, fac, cells, ones_f, ones_c, 600.0, 60.0)
         allocate_network(graph, fac, cells, ones_f, ones_c, 600.0, 60.0)
+        nearest(graph, cells, fac, 600.0, 60.0)  # reverse graph, all-node search, same-edge trips
     for graph in graphs:
         tails = np.flatnonzero(np.diff(graph.indptr))
         if sc.circles and len(tails):
