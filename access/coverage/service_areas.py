@@ -614,9 +614,13 @@ def area_table(groups: list[tuple[dict, list[ReachMask]]], counties: gpd.GeoData
     names = {}
     if counties is not None:
         names = dict(zip(counties["code"].astype(str), counties.get("name", counties["code"]).astype(str)))
-    rows = []
+    rows, split = [], {}
     for meta, masks in groups:
-        codes, geoms = split_by_unit(masks, counties)
+        # circles sharing a category, mode and limit share their masks: traced once
+        key = tuple(id(m) for m in masks)
+        if key not in split:
+            split[key] = split_by_unit(masks, counties)
+        codes, geoms = split[key]
         rows += [{"county": c, "county_name": names.get(c, ""), "circle": meta["circle"],
                   "category": meta["category"], "facilities": int(meta["facilities"]),
                   "minutes": float(meta["minutes"]), "geometry": g} for c, g in zip(codes, geoms)]
