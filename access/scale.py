@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from access.coverage.service_areas import ReachMask, area_table, joined_areas
 from access.errors import InputError, install_warning_format, warn
 from access.network.modes import TravelMode
 from access.progress import Progress
@@ -54,7 +55,7 @@ from access.routing import queries
 from access.scenario import Scenario, load_scenario
 from access.siting import fca
 from access.siting import supply as supply_mod
-from access.study import Results, Study, _cell_size, _empty_areas, summarise
+from access.study import Results, Study, _cell_size, summarise
 
 __all__ = ["Part", "top_speed_kmh", "buffer_m", "partitions", "run_part", "reduce_unit", "run_partitioned"]
 
@@ -335,15 +336,13 @@ def county_areas(counties: gpd.GeoDataFrame | None, refs: list[dict], crs) -> gp
     may reach these counties; the rows equal those a single-process run
     gives them, the union of the masks being the study's mask.
     """
-    from access.coverage.service_areas import ReachMask, area_table
-
     files: dict[str, object] = {}
     groups: dict[tuple[str, str], tuple[dict, list]] = {}
     for r in refs:
-        f = files.get(r["path"]) or files.setdefault(r["path"], np.load(r["path"]))
-        bits = np.unpackbits(f[r["name"]], count=r["h"] * r["w"]).reshape(r["h"], r["w"]).view(bool)
-        meta, masks = groups.setdefault((r["circle"], r["category"]), (dict(r), []))
-        masks.append(ReachMask(bits, r["x0"], r["y0"], r["res"]))
+        if r["path"] not in files:  # one part file holds the masks of all its circles
+            files[r["path"]] = np.load(r["path"])
+        bits = np.unpackbits(files[r["path"]][r["name"]], count=r["h"] * r["w"]).reshape(r["h"], r["w"]).view(bool)
+        groups.setdefault((r["circle"], r["category"]), (r, []))[1].append(ReachMask(bits, r["x0"], r["y0"], r["res"]))
     for f in files.values():
         f.close()
     return area_table(list(groups.values()), counties, crs)
@@ -579,7 +578,7 @@ def run_partitioned(
         with progress.step("supply ratios across parts"):
             supply = merge_supply(study, cells, done)
         with progress.step("service areas by county"):
-            areas = _gather_county_areas(client, area_futs, study.crs)
+            areas = joined_areas(client.gather(area_futs), study.crs)
         rss["tables"] = _rss_mb()
         worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     finally:
@@ -679,14 +678,6 @@ def _submit_county_areas(client, counties: gpd.GeoDataFrame | None, refs: list[d
         if len(near):
             futs.append(client.submit(county_areas, counties.iloc[[i]], [refs[k] for k in near], crs, pure=False))
     return futs
-
-
-def _gather_county_areas(client, futs: list, crs) -> gpd.GeoDataFrame:
-    frames = [f for f in client.gather(futs) if len(f)]
-    if not frames:
-        return _empty_areas(crs)
-    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
-    return out.sort_values(["circle", "category", "county"], kind="stable", ignore_index=True)
 
 
 def default_workers() -> int:

@@ -27,7 +27,7 @@ from access.coverage import demand as demand_mod
 from access.coverage import indicators as indicators_mod
 from access.coverage import equity as equity_mod
 from access.coverage import gaps as gaps_mod
-from access.coverage.service_areas import area_table, reach_mask
+from access.coverage.service_areas import area_table, joined_areas, reach_mask
 from access.coverage import units as units_mod
 from access.coverage.standards import Circle
 from access.errors import InputError, warn
@@ -351,7 +351,7 @@ class Study:
         progress = Progress(self.quiet)
         cells, fac, fac_snaps = self.travel_times(timings)
         tables = summarise(self.scenario, self.crs, cells, fac, self.townships, timings, progress, self.memo)
-        areas = _empty_areas(self.crs)
+        areas = joined_areas([], self.crs)
         if service_areas:
             with timer(timings, "service_areas"):
                 areas = self.service_areas(fac, fac_snaps)
@@ -622,10 +622,6 @@ def _fingerprint(fac: pd.DataFrame) -> int:
     xy = np.column_stack([fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()]).round(3)
     cap = pd.to_numeric(fac["capacity"], errors="coerce").to_numpy(float) if "capacity" in fac else np.empty(0)
     return hash((tuple(fac["facility_id"].astype(str)), xy.tobytes(), cap.tobytes()))
-
-
-def _empty_areas(crs) -> gpd.GeoDataFrame:
-    return area_table([], None, crs)
 
 
 def _nearest_node_times(graph: Graph, facilities: Snap, budget_s: float) -> pd.DataFrame:

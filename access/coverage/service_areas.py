@@ -530,8 +530,8 @@ def split_by_unit(masks: list[ReachMask], units: gpd.GeoDataFrame | None) -> tup
 
     A pixel belongs to the unit its centre lies in (GDAL's rasterising rule),
     so the pieces of units that tile the plane (counties) never overlap, and
-    a pixel outside every unit is left out. Masks drawn apart (the parts of a partitioned run) give the
-    same pieces as their union drawn at once.
+    a pixel outside every unit is left out. Masks drawn apart (the parts of
+    a partitioned run) give the same pieces as their union drawn at once.
 
     Parameters
     ----------
@@ -624,7 +624,16 @@ def area_table(groups: list[tuple[dict, list[ReachMask]]], counties: gpd.GeoData
         rows += [{"county": c, "county_name": names.get(c, ""), "circle": meta["circle"],
                   "category": meta["category"], "facilities": int(meta["facilities"]),
                   "minutes": float(meta["minutes"]), "geometry": g} for c, g in zip(codes, geoms)]
-    if not rows:
+    return joined_areas([gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)] if rows else [], crs)
+
+
+def joined_areas(frames: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
+    """Service-area tables (:func:`area_table`) as one, sorted by circle, category and county.
+
+    No frame with a row: the empty table, with :data:`AREA_COLUMNS`.
+    """
+    frames = [f for f in frames if len(f)]
+    if not frames:
         return gpd.GeoDataFrame({c: [] for c in AREA_COLUMNS}, geometry=[], crs=crs)
-    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
     return out.sort_values(["circle", "category", "county"], kind="stable", ignore_index=True)
