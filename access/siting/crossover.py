@@ -54,6 +54,14 @@ def _parts(diff, k_ptr, k_rows, n_rows):
     return label, n
 
 
+@njit(cache=True)
+def _toggle_part(diff, label, k, parent, opening, G):
+    # open (or close) the sites of part k that are open in parent
+    for u in range(len(diff)):
+        if label[u] == k and parent[diff[u]]:
+            _toggle(diff[u], opening, G)
+
+
 @njit(cache=True, nogil=True)
 def _crossover(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, a, b):
     """Best child of ``a`` and ``b`` taking each independent part from one parent.
@@ -72,24 +80,15 @@ def _crossover(d_ptr, c_s, t_s, k_ptr, k_rows, k_t, w, fb, a, b):
     label, n = _parts(diff, k_ptr, k_rows, len(w))
     # each part's change of cost when taken from b (parts are independent: their deltas add up)
     delta, imb = np.zeros(n), np.zeros(n, np.int64)
+    for u in range(len(diff)):
+        imb[label[u]] += 1 if b[diff[u]] else -1
     for k in range(n):
         base = G.tot[0]
-        for u in range(len(diff)):
-            if label[u] == k and a[diff[u]]:
-                _toggle(diff[u], False, G)
-        for u in range(len(diff)):
-            if label[u] == k and b[diff[u]]:
-                _toggle(diff[u], True, G)
-                imb[k] += 1
-            elif label[u] == k:
-                imb[k] -= 1
+        _toggle_part(diff, label, k, a, False, G)
+        _toggle_part(diff, label, k, b, True, G)
         delta[k] = G.tot[0] - base
-        for u in range(len(diff)):
-            if label[u] == k and b[diff[u]]:
-                _toggle(diff[u], False, G)
-        for u in range(len(diff)):
-            if label[u] == k and a[diff[u]]:
-                _toggle(diff[u], True, G)
+        _toggle_part(diff, label, k, b, False, G)
+        _toggle_part(diff, label, k, a, True, G)
     # knapsack over the balance: the parts taken must add as many sites as they remove
     r = 0
     for k in range(n):

@@ -224,10 +224,10 @@ def p_median(table: pd.DataFrame, weights, p: int, existing_s=None, n_candidates
     time_limit : float, optional
         MILP time limit, seconds.
     max_swaps, lagrange_iters, rounds : int
-        Heuristic limits, as in :func:`maximal_covering`. After a tenth of
-        the rounds, p-median shares the rest among 4 solutions searched side
-        by side in 12 legs, each replaced after a leg by its best mix with
-        the best solution (partition crossover, see
+        Heuristic limits, as in :func:`maximal_covering`. p-median shares
+        the rounds among 4 solutions searched side by side from the greedy
+        one, in 12 legs; after each leg the best solution takes, part by
+        part, whatever another does better (partition crossover, see
         :mod:`access.siting.crossover`). On 100,000 demand points x 5,000
         candidates (p = 250) the default ends within 1 % of the bound
         (benchmarks/README.md).
