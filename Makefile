@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= maps/demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench kernels clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# the compiled kernels the package ships (access/prebuilt.py); after changing a kernel
+kernels: $(VENV)/.installed
+	$(BIN)/python -c "from access.prebuilt import build; a = build(); print(a, a.stat().st_size // 1000, 'kB')"
 
 clean:
 	rm -rf $(VENV) maps/demo

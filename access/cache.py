@@ -25,18 +25,23 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "access-planner"
 
 
+#: file in a kernel folder recording that every kernel of a run is in it
+MARKER = "complete"
 KEEP = 4  # cache folders of earlier sources kept (several installs may share a home)
 
 
 def source_key(package: Path = PACKAGE) -> str:
     """SHA-256 (16 hex digits) of the package's modules with compiled kernels, in path order."""
     h = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        text = path.read_bytes()
-        if b"njit" in text:
-            h.update(path.relative_to(package).as_posix().encode())
-            h.update(text)
+    for path in kernel_modules(package):
+        h.update(path.relative_to(package).as_posix().encode())
+        h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def kernel_modules(package: Path = PACKAGE) -> list[Path]:
+    """The package's modules with compiled kernels, in path order."""
+    return [path for path in sorted(package.rglob("*.py")) if b"njit" in path.read_bytes()]
 
 
 def _prune(folder: Path, keep: int = KEEP) -> None:
@@ -50,11 +55,15 @@ def _prune(folder: Path, keep: int = KEEP) -> None:
 
 
 def configure_numba_cache() -> Path | None:
-    """Point numba's on-disk cache at ``<cache_dir>/numba/<source_key>``.
+    """Point numba's on-disk cache at ``<cache_dir>/numba/<source_key>``, filled from the shipped kernels.
 
     Must run before a module with compiled kernels is imported (numba picks
-    the folder when a function is decorated). A ``NUMBA_CACHE_DIR`` set by
-    the user wins. Returns the folder used, or None when left to the user.
+    the folder when a function is decorated). Kernels compile for numba's
+    portable CPU (:data:`access.prebuilt.PORTABLE_CPU`), so the kernels the
+    package ships load as they are; a new folder is filled from them
+    (:func:`access.prebuilt.unpack`). A ``NUMBA_CACHE_DIR`` set by the user
+    wins, and so does a ``NUMBA_CPU_NAME`` (numba then compiles every kernel
+    for that CPU). Returns the folder used, or None when left to the user.
     """
     if os.environ.get("NUMBA_CACHE_DIR"):
         return None
@@ -68,10 +77,23 @@ def configure_numba_cache() -> Path | None:
             os.utime(folder)  # most recently used
     except OSError:
         return None  # unwritable home: numba falls back to its own locations
+    from access import prebuilt
+
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
-    # numba reads the variable when first imported; importing it here would only
+    os.environ.setdefault("NUMBA_CPU_NAME", prebuilt.PORTABLE_CPU)
+    portable = os.environ["NUMBA_CPU_NAME"] == prebuilt.PORTABLE_CPU
+    # numba reads the variables when first imported; importing it here would only
     # delay the start (and the compile-ahead helper) by the time numba takes to load
     config = sys.modules.get("numba.core.config")
     if config is not None:
         config.CACHE_DIR = str(folder)
+        config.CPU_NAME = os.environ["NUMBA_CPU_NAME"]
+        if portable:
+            config.CPU_FEATURES = ""
+    marker = folder / MARKER
+    if portable and not marker.exists() and prebuilt.unpack(folder, folder.name):
+        try:
+            marker.touch()  # every kernel of a run is there: no compile-ahead helper
+        except OSError:
+            pass
     return folder

@@ -28,10 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+from access.cache import MARKER
+
 #: cells and facilities per category of the sample the helper runs
 SAMPLE_CELLS = 400
 SAMPLE_FACILITIES = 3
-MARKER = "complete"
 
 
 def _marker() -> Path | None:
@@ -78,7 +79,7 @@ def _idle_core() -> bool:
 def start(scenario: Path) -> subprocess.Popen | None:
     """The helper process compiling ``scenario``'s kernels, or None.
 
-    None when the cache is complete (see :data:`MARKER`) or no core is idle.
+    None when the cache is complete (see :data:`access.cache.MARKER`) or no core is idle.
     The helper runs at lower priority, with no output, in its own session
     (a Ctrl-C of the run does not reach it; :func:`stop` ends it).
     """

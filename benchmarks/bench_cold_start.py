@@ -1,12 +1,15 @@
 """What the first ``access demo`` after install costs, compilation included.
 
-Each run is a fresh process with its own cache folder (``ACCESS_CACHE_DIR``):
-the cold run starts from an empty one, so every numba kernel on the demo path
-is compiled (by the run, or ahead of it by the helper process of
-:mod:`access.precompile`) and written to it; the warm run that follows reuses
-that folder, as a second ``access demo`` does. The peer is a cold run without
-the helper (its folder marked complete beforehand), all on one core as
-before. Prints per run the wall and CPU seconds (user + system, the helper's
+Each run is a fresh process with its own cache folder (``ACCESS_CACHE_DIR``).
+The cold run starts from an empty one, as after an install: the package
+unpacks the kernels it ships (:mod:`access.prebuilt`) into it. The warm run
+that follows reuses that folder, as a second ``access demo`` does. The two
+compiling runs show what a machine without a matching archive pays (another
+numba or Python, or a kernel edited since the archive was built; simulated
+with ``NUMBA_CPU_NAME`` set to this machine's CPU): every numba kernel on the
+demo path compiles, by the run or ahead of it by the helper process of
+:mod:`access.precompile`; the peer compiles without the helper, all on one
+core. Prints per run the wall and CPU seconds (user + system, the helper's
 included), peak RSS, the seconds the run itself spent compiling kernels (CPU
 of the compiling thread, summed over top-level compiles) with the costliest
 kernels, and each step's share of the wall time (``timings_s`` of
@@ -26,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from access import precompile
+from access import prebuilt, precompile
 from access.cache import source_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,10 +62,17 @@ sys.exit(rc)
 """
 
 
-def run_demo(cache: Path, out: Path, helper: bool = True) -> dict:
-    """One ``access demo`` in a fresh process; wall, CPU, RSS, compiles and step timings."""
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+def run_demo(cache: Path, out: Path, compile: bool = False, helper: bool = True) -> dict:
+    """One ``access demo`` in a fresh process; wall, CPU, RSS, compiles and step timings.
+
+    ``compile``: for this machine's CPU, so the shipped kernels do not apply.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_CPU_NAME")}
     env["ACCESS_CACHE_DIR"] = str(cache)
+    if compile:
+        from llvmlite import binding
+
+        env["NUMBA_CPU_NAME"] = binding.get_host_cpu_name()
     if not helper:
         folder = cache / "numba" / source_key()
         folder.mkdir(parents=True, exist_ok=True)
@@ -110,18 +120,21 @@ def main() -> None:
             key = source_key()
             cold = run_demo(tmp / "cache", tmp / "cold")
             warm = run_demo(tmp / "cache", tmp / "warm")
-            serial = run_demo(tmp / "cache-serial", tmp / "serial", helper=False)
+            compiled = run_demo(tmp / "cache-compile", tmp / "compiled", compile=True)
+            serial = run_demo(tmp / "cache-serial", tmp / "serial", compile=True, helper=False)
             print(f"run {i + 1} (load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, "
                   f"{os.cpu_count()} cores)")
             if source_key() != key:
                 print("  kernel sources changed during the run (a new cache folder): the figures do not compare")
-            report("  cold (empty cache, kernels compiled ahead by the helper)" if helped else
-                   "  cold (empty cache; machine busy, so no helper)", cold, args.kernels)
-            report("  cold without the helper (peer)", serial, args.kernels)
+            shipped = (prebuilt.SHELF / prebuilt.archive_name(key)).is_file()
+            report("  cold (empty cache, as after an install: shipped kernels)" if shipped else
+                   "  cold (empty cache; no shipped kernels match these sources: `make kernels`)", cold, args.kernels)
             report("  warm (same cache as the first)", warm, args.kernels)
-            print(f"  compilation adds {cold['wall'] - warm['wall']:.1f} s wall with the helper, "
-                  f"{serial['wall'] - warm['wall']:.1f} s without; cold/peer {cold['wall'] / serial['wall']:.2f}")
-
+            report("  compiling, kernels compiled ahead by the helper" if helped else
+                   "  compiling (machine busy, so no helper)", compiled, args.kernels)
+            report("  compiling without the helper (peer)", serial, args.kernels)
+            print(f"  cold/warm {cold['wall'] / warm['wall']:.2f}; compilation adds {compiled['wall'] - warm['wall']:.1f} s "
+                  f"wall with the helper, {serial['wall'] - warm['wall']:.1f} s without")
 
 if __name__ == "__main__":
     main()
