@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
+from access.coverage.outline import fill_pinches
 from access.coverage.service_areas import (
-    _fill_pinches,
     dissolve,
     dissolve_by_category,
     reached_segments,
@@ -197,7 +197,7 @@ def test_raster_polygons_are_valid_after_filling_pinches(seed, h, w, density):
     mask = rng.random((h, w)) < density
     mask[[0, -1], :] = mask[:, [0, -1]] = False  # a margin, as the grid of _raster_areas has
     before = mask.copy()
-    _fill_pinches(mask)
+    fill_pinches(mask)
     assert _pinched(mask) == []
     assert (mask | before).sum() == mask.sum()  # pixels are only added
     # each added pixel joins two set pixels that touched only at a corner

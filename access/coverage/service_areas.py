@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from access.coverage import outline
 from access.errors import InputError
 from access.network.graph import Graph
 
@@ -235,24 +236,6 @@ def _paint(x0, y0, x1, y1, ptr, buffer_m, res, ox, oy, shape_hw, out_ptr, out):
 _paint_jit = numba.njit(cache=True, nogil=True)(_paint) if numba is not None else _paint
 
 
-def _fill_pinches(mask: np.ndarray) -> None:
-    """Turn on a pixel of every 2 x 2 block whose two set pixels touch only at a corner.
-
-    In place, on a boolean mask. Such a block would give a ring that touches
-    itself or another ring at a point, which GEOS counts as invalid; with one
-    more pixel per pinch (and per pinch that pixel makes along a diagonal
-    staircase) every polygon is valid as drawn and needs no union to repair it.
-    """
-    while True:
-        a, b, c, d = mask[:-1, :-1], mask[:-1, 1:], mask[1:, :-1], mask[1:, 1:]
-        falling = a & d & ~b & ~c
-        rising = b & c & ~a & ~d
-        if not (falling.any() or rising.any()):
-            return
-        b |= falling  # views: written into the mask
-        a |= rising
-
-
 @dataclass
 class ReachMask:
     """A service area as pixels of the ``res``-metre lattice through the CRS origin.
@@ -327,43 +310,15 @@ def _trace(masks: list[ReachMask | None]) -> np.ndarray:
     The outlines are unsimplified: a topology-preserving simplification by
     half a pixel took as long as the tracing and removed under a fifth of the
     vertices (maps simplify for display anyway). Pinches are filled first, in
-    place, so every polygon is valid as drawn. Rings from every mask are
-    collected and made geometries by three array calls, not one per ring.
+    place, so every polygon is valid as drawn.
     """
-    import rasterio
-    from affine import Affine
-    from rasterio import features
-
-    ring_xy, ring_len, poly_of_ring, src_of_poly = [], [], [], []
-    n_ring = n_poly = 0
-    with rasterio.Env():
-        for s, rm in enumerate(masks):
-            if rm is None or not rm.mask.any():
-                continue
-            _fill_pinches(rm.mask)
-            m = rm.mask.view(np.uint8)
-            tr = Affine(rm.res, 0.0, rm.x0, 0.0, rm.res, rm.y0)
-            for geom, _ in features.shapes(m, mask=rm.mask, transform=tr, connectivity=8):
-                for ring in geom["coordinates"]:
-                    ring_xy.extend(ring)  # vertex tuples, made one array below
-                    ring_len.append(len(ring))
-                    poly_of_ring.append(n_poly)
-                    n_ring += 1
-                src_of_poly.append(s)
-                n_poly += 1
-    n = len(masks)
-    polys = np.array([shapely.Polygon()] * n, dtype=object)
-    if n_ring:
-        rings = shapely.linearrings(np.asarray(ring_xy, dtype=float),
-                                    indices=np.repeat(np.arange(n_ring), ring_len))
-        parts = shapely.polygons(rings, indices=np.asarray(poly_of_ring))
-        sp = np.asarray(src_of_poly)
-        one = np.bincount(sp, minlength=n) == 1
-        multi = shapely.multipolygons(parts, indices=sp)
-        first = np.searchsorted(sp, np.arange(n))
-        got = np.bincount(sp, minlength=n) > 0
-        polys[got] = multi[got]
-        polys[one] = parts[first[one]]
+    polys = np.array([shapely.Polygon()] * len(masks), dtype=object)
+    for s, rm in enumerate(masks):
+        if rm is None or not rm.mask.any():
+            continue
+        outline.fill_pinches(rm.mask)
+        parts = outline.trace(rm.mask, rm.x0, rm.y0, rm.res)
+        polys[s] = parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
     return polys
 
 
@@ -395,8 +350,8 @@ def service_areas(graph: Graph, edges, node_times: pd.DataFrame, limit_s: float,
     method : {"raster", "exact"}
         ``"raster"`` (default, fast): the buffered pieces are drawn on a grid
         of ``resolution_m`` (a pixel is in when its centre lies within
-        ``buffer_m`` of a reached piece, numba), polygonised with
-        ``rasterio.features.shapes`` along the pixel edges: the boundary is
+        ``buffer_m`` of a reached piece, numba), traced along the pixel edges
+        (:mod:`access.coverage.outline`): the boundary is
         within about ``resolution_m`` of the exact buffer.
         ``"exact"``: one MultiLineString per source buffered by GEOS (about
         10x slower).
