@@ -33,8 +33,14 @@ import zipfile
 from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 
+
+def _package_dir() -> str:
+    # as Python imported it (unresolved): numba names a cache folder after the module's path
+    return os.path.dirname(os.path.abspath(__file__))
+
+
 #: the shipped archives (one per key; :func:`build` removes older ones)
-SHELF = Path(os.path.dirname(os.path.abspath(__file__))) / "kernels"
+SHELF = Path(_package_dir()) / "kernels"
 #: numba's CPU name for code that runs on every processor of the machine type
 PORTABLE_CPU = "generic"
 
@@ -43,11 +49,6 @@ def archive_name(key: str) -> str:
     """File name of the archive for kernel sources ``key`` on this numba, Python and machine."""
     py = f"py{sys.version_info[0]}{sys.version_info[1]}"
     return f"kernels-{key}-numba{version('numba')}-{py}-{sys.platform}-{platform.machine()}.zip"
-
-
-def _package_dir() -> str:
-    # as Python imported it (unresolved): numba names a cache folder after the module's path
-    return os.path.dirname(os.path.abspath(__file__))
 
 
 def _cache_subpath(subpackage: str) -> str:

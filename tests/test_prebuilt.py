@@ -14,28 +14,9 @@ from pathlib import Path
 import pytest
 
 from access import cache, prebuilt
+from compile_events import DEMO_COMPILES
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# Runs the demo with numba's compile events recorded (numba itself is the oracle
-# of what was compiled) and prints the access kernels compiled.
-_DEMO_COMPILES = r"""
-import sys
-from numba.core import event
-seen = []
-class Listener(event.Listener):
-    def on_start(self, ev):
-        pass
-    def on_end(self, ev):
-        f = ev.data["dispatcher"].py_func
-        if f.__module__.startswith("access"):
-            seen.append(f"{f.__module__}.{f.__qualname__}")
-event.register("numba:compile", Listener())
-from access.cli import main
-rc = main(["demo", "--out", sys.argv[1], "--quiet"])
-print(" ".join(seen))
-sys.exit(rc)
-"""
 
 SHIPPED_FOR = sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info[:2] == (3, 11)
 
@@ -66,7 +47,7 @@ def test_a_new_install_elsewhere_runs_the_demo_without_compiling(tmp_path):
     shutil.copytree(ROOT / "data" / "demo", root / "data" / "demo")
     env = _clean_env(tmp_path / "cache")
     env["PYTHONPATH"] = str(root)
-    r = subprocess.run([sys.executable, "-c", _DEMO_COMPILES, str(tmp_path / "out")], env=env, cwd=root,
+    r = subprocess.run([sys.executable, "-c", DEMO_COMPILES, str(tmp_path / "out")], env=env, cwd=root,
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == []  # every kernel came from the archive

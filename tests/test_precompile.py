@@ -11,37 +11,14 @@ import numpy as np
 import pytest
 
 from access import cache, precompile
+from compile_events import DEMO_COMPILES, LISTEN
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "scenario.toml"
 
-# Records the access kernels numba compiles in this process (numba's own compile
-# events are the oracle); NAME is what is recorded of each kernel.
-_LISTEN = r"""
-import sys
-from numba.core import event
-seen = []
-class Listener(event.Listener):
-    def on_start(self, ev):
-        pass
-    def on_end(self, ev):
-        f = ev.data["dispatcher"].py_func
-        if f.__module__.startswith("access"):
-            seen.append(NAME)
-event.register("numba:compile", Listener())
-"""
-
-# Runs the demo and prints the kernels compiled, by qualified name.
-_COUNT_COMPILES = _LISTEN.replace("NAME", 'f"{f.__module__}.{f.__qualname__}"') + r"""
-from access.cli import main
-rc = main(["demo", "--out", sys.argv[1], "--quiet"])
-print(" ".join(seen))
-sys.exit(rc)
-"""
-
 # Runs the helper as ``python -m access.precompile`` does and prints each kernel it
 # compiles, in order, by qualified name.
-_HELPER_ORDER = _LISTEN.replace("NAME", 'f"{f.__module__}.{f.__qualname__}"') + r"""
+_HELPER_ORDER = LISTEN + r"""
 import runpy
 sys.argv = ["access.precompile", sys.argv[1]]
 try:
@@ -82,7 +59,7 @@ def test_after_the_helper_the_demo_compiles_no_kernel(tmp_path):
     snap = min(i for name, i in first.items() if name.startswith("access.network.snap."))
     assert (first["access.routing.sums._walk"] < first["access.coverage.capacity._serve_stream"]
             < first["access.routing.queries._same_edge_min"] < first["access.coverage.service_areas._paint"] < snap)
-    run = subprocess.run([sys.executable, "-c", _COUNT_COMPILES, str(tmp_path / "out")], env=env, cwd=ROOT,
+    run = subprocess.run([sys.executable, "-c", DEMO_COMPILES, str(tmp_path / "out")], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr
     # every kernel of the whole run came from the cache the helper filled
