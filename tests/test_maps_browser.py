@@ -309,6 +309,12 @@ _MAP_STATE = r"""
     others,
     viewport: [window.innerWidth, window.innerHeight],
     titleRect: rect('access-title'),
+    headRect: rect('access-head'),
+    studyRect: (() => {  // the drawn townships, gaps and areas, together
+      const rs = Array.from(document.querySelectorAll('.leaflet-overlay-pane path')).map(e => e.getBoundingClientRect());
+      return rs.length ? {left: Math.min(...rs.map(r => r.left)), top: Math.min(...rs.map(r => r.top)),
+                          right: Math.max(...rs.map(r => r.right)), bottom: Math.max(...rs.map(r => r.bottom))} : null;
+    })(),
   };
 })()
 """
@@ -353,6 +359,13 @@ def legend_fully_visible(state) -> None:
     for o in state["others"]:
         apart = r["right"] <= o["left"] or o["right"] <= r["left"] or r["bottom"] <= o["top"] or o["bottom"] <= r["top"]
         assert apart, ("legend overlaps", r, o)
+
+
+def study_in_view(state) -> None:
+    """The study opens whole inside the screen, below the title and clear of the legend."""
+    r, (w, h), head, key = state["studyRect"], state["viewport"], state["headRect"], state["legendRect"]
+    assert r["left"] >= 0 and r["right"] <= w and r["top"] >= head["bottom"] and r["bottom"] <= h, (r, head, w, h)
+    assert r["right"] <= key["left"] or key["right"] <= r["left"] or r["bottom"] <= key["top"], ("legend covers", r, key)
 
 
 def _check_map_page(b, path, shot, expect_tiles_online):
@@ -547,8 +560,8 @@ _CLICK_OVERLAY = (
 @pytest.mark.browser
 @pytest.mark.parametrize("size", [(1366, 768), (390, 844)])
 def test_demo_map_reads_at_a_glance(demo_maps, size):
-    """Legend never hidden, one circle at a time, every township labelled with
-    the share its row in coverage_township.csv gives, for each circle."""
+    """Legend never hidden, the study opening whole and clear of it, one circle at a time, every township
+    labelled with the share its row in coverage_township.csv gives, for each circle."""
     import pandas as pd
 
     from access.scenario import load_scenario
@@ -568,6 +581,7 @@ def test_demo_map_reads_at_a_glance(demo_maps, size):
             expected = sorted(f"{n}{_share_text(s)}" for n, s in zip(table["name"], table[f"share_{c.name}"]))
             assert sorted(st["labels"]) == expected
             if i == 0:
+                study_in_view(st)
                 b.screenshot(demo_maps / f"map_{size[0]}x{size[1]}.png")
         assert b._log("").js_errors == []
 

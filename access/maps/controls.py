@@ -7,7 +7,9 @@
   the scale bar, while the layer controls sit top right (collapsed to an icon
   on narrow screens), so neither ever covers the colour key. It names the
   circle and the population it applies to, and shows a symbol for every
-  layer that is on.
+  layer that is on. The study opens fitted below the title, between the
+  legend and the layer controls (on narrow screens above the legend, which
+  there spans the screen's lower part).
 * Gaps follow the chosen circle (its most populous gaps, outlines only,
   not clickable, with clickable rank badges); service areas follow it too
   and are loaded only when switched on: from a script file beside the map
@@ -223,6 +225,15 @@ _SCRIPT = r"""
   map.on('overlayremove', function () { syncLegend(); });
   if (cfg.has.gaps) { gapSlot.addTo(map); }
   setCircle(0);
+
+  // the study clear of the title, the legend and the layer controls: beside them on a wide screen,
+  // between the title and the legend (the screen's lower part) on a phone
+  var head = document.getElementById('access-head');
+  var top = head ? head.getBoundingClientRect().bottom : 0;
+  var key = document.getElementById('access-legend').getBoundingClientRect();
+  var controls = document.querySelector('.leaflet-top.leaflet-right').getBoundingClientRect();
+  map.fitBounds(cfg.bounds, narrow ? {paddingTopLeft: [0, top], paddingBottomRight: [0, window.innerHeight - key.top]}
+                                   : {paddingTopLeft: [key.right, top], paddingBottomRight: [window.innerWidth - controls.left, 0]});
 })();
 """
 

@@ -185,6 +185,7 @@ def coverage_map(
         zoom_start=11,
         tiles=None,
         control_scale=True,
+        zoom_snap=0.25,  # the fit below the title (and above a phone's legend) wastes less of the screen
     )
     PageFigure(lang).add_child(m)
     # Marker clustering needs a map maxZoom even when no tile layer sets one
@@ -253,9 +254,9 @@ def coverage_map(
         "legend": legend_html(lang, L.circle_label(first, lang),
                               L.scope_label(getattr(first, "scope", "all") or "all", lang), cats, present),
         "gapColour": GAP_COLOUR,
+        "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
     }
     m.add_child(MapControls(config, areas))
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
 
     root = m.get_root()
     root.header.add_child(RawHtml(f"<title>{inert(title)}</title>"), name="access_title")
