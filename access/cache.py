@@ -30,18 +30,43 @@ MARKER = "complete"
 KEEP = 4  # cache folders of earlier sources kept (several installs may share a home)
 
 
+#: numba's CPU name for code that runs on every processor of the machine type; the kernels
+#: compile for it, so those the package ships (:mod:`access.prebuilt`) load on any such machine
+PORTABLE_CPU = "generic"
+
+
 def source_key(package: Path = PACKAGE) -> str:
     """SHA-256 (16 hex digits) of the package's modules with compiled kernels, in path order."""
     h = hashlib.sha256()
-    for path in kernel_modules(package):
+    for path, text in _kernel_sources(package):
         h.update(path.relative_to(package).as_posix().encode())
-        h.update(path.read_bytes())
+        h.update(text)
     return h.hexdigest()[:16]
 
 
 def kernel_modules(package: Path = PACKAGE) -> list[Path]:
     """The package's modules with compiled kernels, in path order."""
-    return [path for path in sorted(package.rglob("*.py")) if b"njit" in path.read_bytes()]
+    return [path for path, _ in _kernel_sources(package)]
+
+
+def _kernel_sources(package: Path) -> list[tuple[Path, bytes]]:
+    sources = ((path, path.read_bytes()) for path in sorted(package.rglob("*.py")))
+    return [(path, text) for path, text in sources if b"njit" in text]
+
+
+def own_cache_env(root: Path, cpu: str | None = None) -> dict[str, str]:
+    """This process's environment for a child with its own cache root (``ACCESS_CACHE_DIR``).
+
+    numba settings this process inherited or :func:`configure_numba_cache`
+    set are dropped, so the child chooses its own kernel folder and CPU;
+    ``cpu`` sets ``NUMBA_CPU_NAME`` (e.g. this machine's, to compile rather
+    than load the shipped kernels).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")}
+    env["ACCESS_CACHE_DIR"] = str(root)
+    if cpu is not None:
+        env["NUMBA_CPU_NAME"] = cpu
+    return env
 
 
 def _prune(folder: Path, keep: int = KEEP) -> None:
@@ -59,7 +84,7 @@ def configure_numba_cache() -> Path | None:
 
     Must run before a module with compiled kernels is imported (numba picks
     the folder when a function is decorated). Kernels compile for numba's
-    portable CPU (:data:`access.prebuilt.PORTABLE_CPU`), so the kernels the
+    portable CPU (:data:`PORTABLE_CPU`), so the kernels the
     package ships load as they are; a new folder is filled from them
     (:func:`access.prebuilt.unpack`). A ``NUMBA_CACHE_DIR`` set by the user
     wins, and so does a ``NUMBA_CPU_NAME`` (numba then compiles every kernel
@@ -77,11 +102,9 @@ def configure_numba_cache() -> Path | None:
             os.utime(folder)  # most recently used
     except OSError:
         return None  # unwritable home: numba falls back to its own locations
-    from access import prebuilt
-
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
-    os.environ.setdefault("NUMBA_CPU_NAME", prebuilt.PORTABLE_CPU)
-    portable = os.environ["NUMBA_CPU_NAME"] == prebuilt.PORTABLE_CPU
+    os.environ.setdefault("NUMBA_CPU_NAME", PORTABLE_CPU)
+    portable = os.environ["NUMBA_CPU_NAME"] == PORTABLE_CPU
     # numba reads the variables when first imported; importing it here would only
     # delay the start (and the compile-ahead helper) by the time numba takes to load
     config = sys.modules.get("numba.core.config")
@@ -91,9 +114,16 @@ def configure_numba_cache() -> Path | None:
         if portable:
             config.CPU_FEATURES = ""
     marker = folder / MARKER
-    if portable and not marker.exists() and prebuilt.unpack(folder, folder.name):
+    if portable and not marker.exists() and _unpack(folder):
         try:
             marker.touch()  # every kernel of a run is there: no compile-ahead helper
         except OSError:
             pass
     return folder
+
+
+def _unpack(folder: Path) -> bool:
+    # imported only for a new folder: the archive code and its imports cost a start-up 50 ms
+    from access import prebuilt
+
+    return prebuilt.unpack(folder, folder.name)

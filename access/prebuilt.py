@@ -3,7 +3,8 @@
 numba compiles each kernel the first time a run calls it: 15-25 s of CPU
 on the demo, more than the run itself. The package therefore ships the
 machine code of its kernels in ``access/kernels/`` (one zip archive), built
-by :func:`build` for numba's portable ``generic`` CPU, the target numba's
+by :func:`build` for numba's portable ``generic`` CPU
+(:data:`access.cache.PORTABLE_CPU`), the target numba's
 documentation names for caches shared between machines (on the benchmarks
 it runs as fast as code tuned to the host; ``benchmarks/README.md``). On the
 first import with an empty kernel folder (:mod:`access.cache`) the archive
@@ -41,8 +42,6 @@ def _package_dir() -> str:
 
 #: the shipped archives (one per key; :func:`build` removes older ones)
 SHELF = Path(_package_dir()) / "kernels"
-#: numba's CPU name for code that runs on every processor of the machine type
-PORTABLE_CPU = "generic"
 
 
 def archive_name(key: str) -> str:
@@ -125,7 +124,7 @@ def build(shelf: Path = SHELF) -> Path:
     marked complete beforehand so that it neither unpacks an older archive
     nor starts the compile-ahead helper.
     """
-    from access.cache import MARKER, source_key
+    from access.cache import MARKER, own_cache_env, source_key
 
     key = source_key()
     with tempfile.TemporaryDirectory(prefix="access-kernels-") as tmp:
@@ -133,12 +132,9 @@ def build(shelf: Path = SHELF) -> Path:
         folder = tmp / "numba" / key
         folder.mkdir(parents=True)
         (folder / MARKER).touch()
-        env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_CPU_NAME",
-                                                                 "NUMBA_CPU_FEATURES")}
-        env["ACCESS_CACHE_DIR"] = str(tmp)
         subprocess.run([sys.executable, "-c", "import sys, pathlib, access.prebuilt as p; "
                         "p._compile_everything(pathlib.Path(sys.argv[1]))", str(tmp / "out")],
-                       env=env, check=True)
+                       env=own_cache_env(tmp), check=True)
         names = {_cache_subpath(d): d for d in _kernel_dirs()}
         shelf.mkdir(parents=True, exist_ok=True)
         archive = shelf / archive_name(key)

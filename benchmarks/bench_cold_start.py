@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from access import prebuilt, precompile
-from access.cache import source_key
+from access.cache import own_cache_env, source_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,12 +67,9 @@ def run_demo(cache: Path, out: Path, compile: bool = False, helper: bool = True)
 
     ``compile``: for this machine's CPU, so the shipped kernels do not apply.
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_CPU_NAME")}
-    env["ACCESS_CACHE_DIR"] = str(cache)
-    if compile:
-        from llvmlite import binding
+    from llvmlite import binding
 
-        env["NUMBA_CPU_NAME"] = binding.get_host_cpu_name()
+    env = own_cache_env(cache, cpu=binding.get_host_cpu_name() if compile else None)
     if not helper:
         folder = cache / "numba" / source_key()
         folder.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import subprocess
@@ -19,12 +18,6 @@ from compile_events import DEMO_COMPILES
 ROOT = Path(__file__).resolve().parents[1]
 
 SHIPPED_FOR = sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info[:2] == (3, 11)
-
-
-def _clean_env(cache_root: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")}
-    env["ACCESS_CACHE_DIR"] = str(cache_root)
-    return env
 
 
 @pytest.mark.skipif(not SHIPPED_FOR, reason="kernels ship for Linux x86_64 and Python 3.11")
@@ -45,7 +38,7 @@ def test_a_new_install_elsewhere_runs_the_demo_without_compiling(tmp_path):
     root = tmp_path / "install"
     shutil.copytree(ROOT / "access", root / "access", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "data" / "demo", root / "data" / "demo")
-    env = _clean_env(tmp_path / "cache")
+    env = cache.own_cache_env(tmp_path / "cache")
     env["PYTHONPATH"] = str(root)
     r = subprocess.run([sys.executable, "-c", DEMO_COMPILES, str(tmp_path / "out")], env=env, cwd=root,
                        capture_output=True, text=True, timeout=900)
@@ -57,16 +50,15 @@ def test_a_new_install_elsewhere_runs_the_demo_without_compiling(tmp_path):
 
 
 def test_a_cpu_chosen_by_the_user_compiles_for_that_cpu(tmp_path):
-    env = _clean_env(tmp_path)
-    env["NUMBA_CPU_NAME"] = "x86-64"
+    env = cache.own_cache_env(tmp_path, cpu="x86-64")
     code = "import os, access; from numba.core import config; print(config.CPU_NAME, os.listdir(os.environ['NUMBA_CACHE_DIR']))"
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["x86-64", "[]"]  # nothing unpacked: the shipped code is for another CPU
-    env = _clean_env(tmp_path / "other")
+    env = cache.own_cache_env(tmp_path / "other")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split()[0] == prebuilt.PORTABLE_CPU
+    assert r.stdout.split()[0] == cache.PORTABLE_CPU
 
 
 def test_unpack_writes_kernel_files_only_inside_their_folders(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,11 +32,8 @@ sys.exit(code)
 def _env(tmp_path: Path) -> dict:
     from llvmlite import binding
 
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env["ACCESS_CACHE_DIR"] = str(tmp_path / "cache")
     # for this machine's CPU: the kernels shipped for the portable one (access.prebuilt) do not apply
-    env["NUMBA_CPU_NAME"] = binding.get_host_cpu_name()
-    return env
+    return cache.own_cache_env(tmp_path / "cache", cpu=binding.get_host_cpu_name())
 
 
 def _folder(tmp_path: Path) -> Path:

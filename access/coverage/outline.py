@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 from numba import njit
 
+
 def fill_pinches(mask: np.ndarray) -> None:
     """Turn on a pixel of every 2 x 2 block whose two set pixels touch only at a corner.
 
@@ -61,10 +62,16 @@ def _leaving_table() -> np.ndarray:
 _LEAVING = _leaving_table()
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _code(pad, i, j):
+    """The :func:`_leaving_table` code of corner ``(i, j)``; its north-east pixel is ``pad[j + 1, i + 1]``."""
+    return pad[j + 1, i + 1] + 2 * pad[j + 1, i] + 4 * pad[j, i + 1] + 8 * pad[j, i]
+
+
 @njit(cache=True, nogil=True)
 def _rings(pad, leaving):
     """Rings of a pinch-free mask given padded by one unset pixel (uint8): corner columns and rows of their
-    turning vertices (closed) and ring offsets. Corner ``(i, j)`` has pixel ``pad[j + 1, i + 1]`` north-east."""
+    turning vertices (closed) and ring offsets."""
     h = pad.shape[0] - 2
     w = pad.shape[1] - 2
     seen = np.zeros((h + 1, w + 1), np.bool_)
@@ -74,10 +81,8 @@ def _rings(pad, leaving):
     n = np.int64(0)
     nr = np.int64(0)
     for j in range(h + 1):
-        up = pad[j + 1]
-        down = pad[j]
         for i in range(w + 1):
-            code = up[i + 1] + 2 * up[i] + 4 * down[i + 1] + 8 * down[i]
+            code = _code(pad, i, j)
             if code == 0 or code == 15 or seen[j, i]:
                 continue
             if nr + 1 >= len(starts):
@@ -89,7 +94,7 @@ def _rings(pad, leaving):
             prev = np.int64(-1)
             while True:
                 seen[cj, ci] = True
-                d = leaving[pad[cj + 1, ci + 1] + 2 * pad[cj + 1, ci] + 4 * pad[cj, ci + 1] + 8 * pad[cj, ci]]
+                d = leaving[_code(pad, ci, cj)]
                 if d != prev:
                     if n + 2 >= len(vi):
                         vi = np.concatenate((vi, np.empty(len(vi), np.int64)))

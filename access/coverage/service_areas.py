@@ -22,15 +22,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numba import njit
 
 from access.coverage import outline
 from access.errors import InputError
 from access.network.graph import Graph
-
-try:  # the raster method needs numba and rasterio; the exact one does not
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
 
 
 def _edge_geoms(graph: Graph, edges) -> np.ndarray:
@@ -202,6 +198,7 @@ def reached_segments(graph: Graph, edges, node_times: pd.DataFrame, limit_s: flo
     return out_src, pieces
 
 
+@njit(cache=True, nogil=True)
 def _paint(x0, y0, x1, y1, ptr, buffer_m, res, ox, oy, shape_hw, out_ptr, out):
     """Mark, per source, the pixels whose centre is within ``buffer_m`` of
     any of its segments (numba kernel; see :func:`_raster_areas`)."""
@@ -231,9 +228,6 @@ def _paint(x0, y0, x1, y1, ptr, buffer_m, res, ox, oy, shape_hw, out_ptr, out):
                     ex, ey = ax + t * dx - px, ay + t * dy - py
                     if ex * ex + ey * ey <= b2:
                         out[base + j * w + i] = 1
-
-
-_paint_jit = numba.njit(cache=True, nogil=True)(_paint) if numba is not None else _paint
 
 
 @dataclass
@@ -296,7 +290,7 @@ def _paint_masks(src: np.ndarray, pieces: np.ndarray, buffer_m: float, res: floa
     hw = np.column_stack([h, w])
     out_ptr = np.concatenate([[0], np.cumsum(h * w)])
     out = np.zeros(int(out_ptr[-1]), dtype=np.uint8)
-    _paint_jit(a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy(),
+    _paint(a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy(),
                ptr.astype(np.int64), float(buffer_m), float(res), ox, oy, hw,
                out_ptr.astype(np.int64), out)
     masks = [ReachMask(out[out_ptr[s]:out_ptr[s + 1]].reshape(h[s], w[s]).view(bool), float(ox[s]), float(oy[s]),
